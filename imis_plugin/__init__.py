@@ -1,0 +1,1 @@
+"""Plugin shell: GUI, settings, database access and layer loading."""

@@ -1,0 +1,112 @@
+"""The plugin object QGIS creates: menu, toolbar and Processing provider."""
+import os
+
+from qgis.core import QgsApplication
+from qgis.PyQt.QtGui import QIcon
+from qgis.PyQt.QtWidgets import QAction, QFileDialog, QMessageBox
+
+from .provider import ICON_PATH, ImisProvider
+
+MENU = "&IMIS"
+
+
+class ImisPlugin:
+    def __init__(self, iface):
+        self.iface = iface  # None under qgis_process
+        self.provider = None
+        self.actions = []
+        self.toolbar = None
+
+    # Processing: called by QGIS (also by qgis_process) before initGui.
+    def initProcessing(self):  # noqa: N802
+        if self.provider is None:
+            try:
+                from .. import resources  # noqa: F401  compiled icons, present in built packages
+            except ImportError:
+                pass
+            self.provider = ImisProvider()
+            QgsApplication.processingRegistry().addProvider(self.provider)
+
+    def initGui(self):  # noqa: N802
+        self.initProcessing()
+        if self.iface is None:
+            return
+        self.toolbar = self.iface.addToolBar("IMIS")
+        self.toolbar.setObjectName("IMISToolbar")
+        self._add_action("IMIS database settings…", self.open_settings, toolbar=False)
+        self._add_action("Check IMIS database", self.check_database, toolbar=False)
+        self._add_action("Load IMIS layers from the IMIS database", self.load_layers_postgis)
+        self._add_action("Load IMIS layers from a GeoPackage…", self.load_layers_gpkg, toolbar=False)
+
+    def _add_action(self, text, callback, toolbar=True):
+        action = QAction(QIcon(ICON_PATH), text, self.iface.mainWindow())
+        action.triggered.connect(callback)
+        self.iface.addPluginToMenu(MENU, action)
+        if toolbar:
+            self.toolbar.addAction(action)
+        self.actions.append(action)
+        return action
+
+    def unload(self):
+        for action in self.actions:
+            if self.iface is not None:
+                self.iface.removePluginMenu(MENU, action)
+            action.deleteLater()
+        self.actions = []
+        if self.toolbar is not None:
+            self.toolbar.deleteLater()
+            self.toolbar = None
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None
+
+    # Actions
+    def open_settings(self):
+        from .settings_dialog import SettingsDialog
+
+        SettingsDialog(self.iface.mainWindow()).exec_()
+
+    def check_database(self):
+        from . import db
+        from .schema_check import check_database
+
+        try:
+            conn = db.connect_saved()
+        except db.ImisDbError as error:
+            QMessageBox.warning(self.iface.mainWindow(), "IMIS database", str(error))
+            return
+        try:
+            report = check_database(conn)
+        finally:
+            conn.close()
+        QMessageBox.information(self.iface.mainWindow(), "IMIS database", "\n".join(report.lines()))
+
+    def load_layers_postgis(self):
+        from . import db, settings
+
+        name = settings.connection_name()
+        if not name:
+            QMessageBox.warning(
+                self.iface.mainWindow(), "IMIS", "Choose the IMIS database first: IMIS > IMIS database settings."
+            )
+            return
+        try:
+            self._load(connection_name=name)
+        except db.ImisDbError as error:
+            QMessageBox.warning(self.iface.mainWindow(), "IMIS", str(error))
+
+    def load_layers_gpkg(self):
+        path, _ = QFileDialog.getOpenFileName(
+            self.iface.mainWindow(), "IMIS GeoPackage", os.path.expanduser("~"), "GeoPackage (*.gpkg)"
+        )
+        if path:
+            self._load(gpkg_path=path)
+
+    def _load(self, **source):
+        from .layers import load_imis_layers
+
+        layers, problems = load_imis_layers(**source)
+        if problems:
+            self.iface.messageBar().pushWarning("IMIS", " ".join(problems))
+        else:
+            self.iface.messageBar().pushSuccess("IMIS", f"Loaded {len(layers)} IMIS layers.")

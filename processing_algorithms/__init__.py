@@ -1,0 +1,7 @@
+"""Processing algorithms of the `imis` provider, one module per analysis."""
+
+
+def algorithm_classes():
+    """Algorithm classes the provider registers (imported lazily: no work at import time)."""
+    classes = []
+    return classes
