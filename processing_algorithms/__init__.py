@@ -4,4 +4,9 @@
 def algorithm_classes():
     """Algorithm classes the provider registers (imported lazily: no work at import time)."""
     classes = []
+    from .survey_checks import SurveyChecksAlgorithm
+    from .repair_geometries import RepairGeometriesAlgorithm
+
+    classes.append(SurveyChecksAlgorithm)
+    classes.append(RepairGeometriesAlgorithm)
     return classes

@@ -1,0 +1,424 @@
+"""The survey checks in PostGIS: one read-only transaction, bound parameters, GiST joins.
+
+Every query reads live rows only (deleted_at IS NULL) and measures on the spheroid
+(geometry::geography): square metres and metres, never degrees. Invalid footprints are
+found first; the checks that need GEOS topology (overlaps, slivers, city, wards, areas)
+leave them out, because GEOS cannot intersect them reliably. They are reported as
+FOOTPRINT_INVALID and checked again once repaired.
+
+`scope` (a list of BINs, or None for all) restricts building checks to those buildings and
+containment checks to containments linked to them.
+"""
+from ..imis_plugin import db
+from .survey_check_catalog import CheckStatus, Issue, message
+
+LIVE_FOOTPRINT = "b.deleted_at IS NULL AND b.geom IS NOT NULL AND NOT ST_IsEmpty(b.geom)"
+IN_SCOPE = "(%(scope)s::text[] IS NULL OR b.bin = ANY(%(scope)s::text[]))"
+VALID = "NOT (b.bin = ANY(%(invalid)s::text[]))"
+# A marker point for any footprint: inside it when it is valid, its first vertex otherwise
+# (GEOS may fail on invalid input).
+MARKER = (
+    "CASE WHEN b.geom IS NULL OR ST_IsEmpty(b.geom) THEN NULL "
+    "WHEN b.bin = ANY(%(invalid)s::text[]) THEN ST_GeometryN(ST_Points(b.geom), 1) "
+    "ELSE ST_PointOnSurface(b.geom) END"
+)
+
+TABLES = {
+    "buildings": "building_info.buildings",
+    "build_contains": "building_info.build_contains",
+    "sanitation_systems": "building_info.sanitation_systems",
+    "containments": "fsm.containments",
+    "containment_types": "fsm.containment_types",
+    "wards": "layer_info.wards",
+    "citypolys": "layer_info.citypolys",
+    "drains": "utility_info.drains",
+    "sewers": "utility_info.sewers",
+    "water_supplys": "utility_info.water_supplys",
+}
+NEEDS = {
+    "FOOTPRINT_OUTSIDE_CITY": ("citypolys",),
+    "WARD_MISMATCH": ("wards",),
+    "CONTAINMENT_FAR": ("containments", "build_contains"),
+    "CONTAINMENT_UNLINKED": ("containments", "build_contains"),
+    "CONTAINMENT_MISSING": ("containments", "build_contains", "containment_types",
+                            "sanitation_systems"),
+    "NETWORK_CODE_UNKNOWN": ("drains", "sewers", "water_supplys"),
+    "NETWORK_CODE_DELETED": ("drains", "sewers", "water_supplys"),
+    "NETWORK_CODE_FAR": ("drains", "sewers", "water_supplys"),
+}
+
+SQL_INVALID = f"""
+SELECT b.bin, d.reason, ST_X(loc), ST_Y(loc), ST_AsBinary(loc), ST_AsBinary(ST_Force2D(b.geom))
+FROM building_info.buildings b
+CROSS JOIN LATERAL ST_IsValidDetail(b.geom) d
+CROSS JOIN LATERAL (SELECT COALESCE(d.location, ST_GeometryN(ST_Points(b.geom), 1)) AS loc) l
+WHERE {LIVE_FOOTPRINT} AND NOT ST_IsValid(b.geom)
+ORDER BY b.bin
+"""
+
+SQL_MISSING = f"""
+SELECT b.bin, b.geom IS NULL
+FROM building_info.buildings b
+WHERE b.deleted_at IS NULL AND {IN_SCOPE} AND (b.geom IS NULL OR ST_IsEmpty(b.geom))
+ORDER BY b.bin
+"""
+
+SQL_NOT_MULTI = f"""
+SELECT b.bin, GeometryType(b.geom), ST_NDims(b.geom), ST_SRID(b.geom), ST_AsBinary({MARKER})
+FROM building_info.buildings b
+WHERE {LIVE_FOOTPRINT} AND {IN_SCOPE}
+  AND (GeometryType(b.geom) <> 'MULTIPOLYGON' OR ST_NDims(b.geom) <> 2 OR ST_SRID(b.geom) <> 4326)
+ORDER BY b.bin
+"""
+
+# Pairs whose interiors share an area (ST_Relate '2********'): touching walls are not pairs.
+SQL_PAIRS = f"""
+WITH pairs AS (
+    SELECT a.bin AS bin_a, b.bin AS bin_b, a.geom AS ga, b.geom AS gb
+    FROM building_info.buildings a
+    JOIN building_info.buildings b ON a.geom && b.geom AND a.bin < b.bin
+    WHERE a.deleted_at IS NULL AND {LIVE_FOOTPRINT} AND NOT ST_IsEmpty(a.geom)
+      AND NOT (a.bin = ANY(%(invalid)s::text[])) AND {VALID}
+      AND (%(scope)s::text[] IS NULL OR a.bin = ANY(%(scope)s::text[]) OR b.bin = ANY(%(scope)s::text[]))
+      AND ST_Relate(a.geom, b.geom, '2********')
+), measured AS (
+    SELECT bin_a, bin_b, ST_Equals(ga, gb) AS same, i.geom AS ig,
+           ST_Area(i.geom::geography) AS inter_area,
+           least(ST_Area(ga::geography), ST_Area(gb::geography)) AS smaller
+    FROM pairs
+    CROSS JOIN LATERAL (SELECT ST_CollectionExtract(ST_Intersection(ga, gb), 3) AS geom) i
+)
+SELECT bin_a, bin_b, same, inter_area, inter_area / NULLIF(smaller, 0),
+       ST_AsBinary(ST_PointOnSurface(ig)), ST_AsBinary(ST_Multi(ig))
+FROM measured
+WHERE same OR inter_area > %(overlap_share)s * smaller
+ORDER BY bin_a, bin_b
+"""
+
+SQL_SLIVER = f"""
+SELECT b.bin, p.path[1], ST_NumGeometries(b.geom), ST_Area(p.geom::geography),
+       ST_AsBinary(ST_PointOnSurface(p.geom)), ST_AsBinary(ST_Multi(p.geom))
+FROM building_info.buildings b
+CROSS JOIN LATERAL ST_Dump(b.geom) p
+WHERE {LIVE_FOOTPRINT} AND {IN_SCOPE} AND {VALID}
+  AND ST_Area(p.geom::geography) < %(sliver_area)s
+ORDER BY b.bin, p.path[1]
+"""
+
+SQL_CITY_PRESENT = """
+SELECT count(*) FROM layer_info.citypolys
+WHERE deleted_at IS NULL AND geom IS NOT NULL AND NOT ST_IsEmpty(geom)
+"""
+
+SQL_OUTSIDE_CITY = f"""
+WITH city AS MATERIALIZED (
+    SELECT ST_Union(ST_MakeValid(geom)) AS geom FROM layer_info.citypolys
+    WHERE deleted_at IS NULL AND geom IS NOT NULL AND NOT ST_IsEmpty(geom)
+)
+SELECT b.bin, ST_Area(b.geom::geography),
+       ST_Area(ST_Intersection(b.geom, city.geom)::geography),
+       ST_AsBinary(ST_PointOnSurface(b.geom)),
+       ST_AsBinary(ST_Multi(ST_CollectionExtract(ST_Difference(b.geom, city.geom), 3)))
+FROM building_info.buildings b, city
+WHERE {LIVE_FOOTPRINT} AND {IN_SCOPE} AND {VALID} AND NOT ST_Covers(city.geom, b.geom)
+ORDER BY b.bin
+"""
+
+SQL_WARDS_PRESENT = """
+SELECT count(*) FROM layer_info.wards
+WHERE deleted_at IS NULL AND geom IS NOT NULL AND NOT ST_IsEmpty(geom)
+"""
+
+# Wards drive the join (few rows, each polygon reused for a run of buildings), so PostGIS
+# keeps each ward prepared instead of re-reading a large polygon for every building.
+SQL_WARD = f"""
+WITH located AS (
+    SELECT b.bin, min(w.ward) AS geo_ward
+    FROM layer_info.wards w
+    JOIN building_info.buildings b ON b.geom && w.geom
+    WHERE w.deleted_at IS NULL AND {LIVE_FOOTPRINT} AND {IN_SCOPE} AND {VALID}
+      AND ST_Intersects(w.geom, ST_PointOnSurface(b.geom))
+    GROUP BY b.bin
+)
+SELECT b.bin, b.ward, l.geo_ward, ST_AsBinary(ST_PointOnSurface(b.geom))
+FROM building_info.buildings b
+LEFT JOIN located l ON l.bin = b.bin
+WHERE {LIVE_FOOTPRINT} AND {IN_SCOPE} AND {VALID} AND b.ward IS DISTINCT FROM l.geo_ward
+ORDER BY b.bin
+"""
+
+SQL_AREA = f"""
+SELECT b.bin, b.estimated_area::float8, a.area, ST_AsBinary(ST_PointOnSurface(b.geom))
+FROM building_info.buildings b
+CROSS JOIN LATERAL (SELECT ST_Area(b.geom::geography) AS area) a
+WHERE {LIVE_FOOTPRINT} AND {IN_SCOPE} AND {VALID}
+  AND (b.estimated_area IS NULL OR abs(b.estimated_area - a.area) > %(area_share)s * a.area)
+ORDER BY b.bin
+"""
+
+# Containments in scope: all live ones, or those linked (live) to a building in scope.
+CONTAINMENT_SCOPE = """
+(%(scope)s::text[] IS NULL OR c.id IN (
+    SELECT containment_id FROM building_info.build_contains
+    WHERE deleted_at IS NULL AND bin = ANY(%(scope)s::text[])))
+"""
+
+SQL_CONTAINMENT_FAR = f"""
+WITH links AS (
+    SELECT DISTINCT l.containment_id, l.bin
+    FROM building_info.build_contains l
+    WHERE l.deleted_at IS NULL
+), measured AS (
+    SELECT c.id, c.geom, b.bin, ST_Distance(c.geom::geography, b.geom::geography) AS distance
+    FROM fsm.containments c
+    JOIN links k ON k.containment_id = c.id
+    JOIN building_info.buildings b ON b.bin = k.bin
+    WHERE c.deleted_at IS NULL AND c.geom IS NOT NULL AND NOT ST_IsEmpty(c.geom)
+      AND {LIVE_FOOTPRINT} AND {CONTAINMENT_SCOPE}
+)
+SELECT id, string_agg(bin, ', ' ORDER BY bin), min(distance), ST_AsBinary(geom)
+FROM measured
+GROUP BY id, geom
+HAVING min(distance) > %(containment_distance)s
+ORDER BY id
+"""
+
+SQL_CONTAINMENT_UNLINKED = """
+SELECT c.id, COALESCE(al.n, 0), ST_AsBinary(c.geom)
+FROM fsm.containments c
+LEFT JOIN (SELECT containment_id, count(*) AS n FROM building_info.build_contains
+           GROUP BY containment_id) al ON al.containment_id = c.id
+WHERE c.deleted_at IS NULL
+  AND NOT EXISTS (
+      SELECT 1 FROM building_info.build_contains l
+      JOIN building_info.buildings b ON b.bin = l.bin AND b.deleted_at IS NULL
+      WHERE l.containment_id = c.id AND l.deleted_at IS NULL)
+ORDER BY c.id
+"""
+
+SQL_CONTAINMENT_MISSING = f"""
+SELECT b.bin, b.sanitation_system_id, s.sanitation_system, ST_AsBinary({MARKER})
+FROM building_info.buildings b
+LEFT JOIN building_info.sanitation_systems s ON s.id = b.sanitation_system_id
+WHERE b.deleted_at IS NULL AND {IN_SCOPE}
+  AND b.sanitation_system_id IN (
+      SELECT sanitation_system_id FROM fsm.containment_types WHERE sanitation_system_id IS NOT NULL)
+  AND NOT EXISTS (
+      SELECT 1 FROM building_info.build_contains l
+      JOIN fsm.containments c ON c.id = l.containment_id AND c.deleted_at IS NULL
+      WHERE l.bin = b.bin AND l.deleted_at IS NULL)
+ORDER BY b.bin
+"""
+
+
+def _network_sql(column, table):
+    # column/table come from the fixed tuple below, never from input.
+    return f"""
+SELECT b.bin, '{column}', b.{column}, n.code IS NULL, n.deleted_at IS NOT NULL,
+       CASE WHEN n.code IS NOT NULL AND n.deleted_at IS NULL AND n.geom IS NOT NULL
+                 AND b.geom IS NOT NULL AND NOT ST_IsEmpty(b.geom)
+            THEN ST_Distance(b.geom::geography, n.geom::geography) END,
+       ST_AsBinary({MARKER})
+FROM building_info.buildings b
+LEFT JOIN utility_info.{table} n ON n.code = b.{column}
+WHERE b.deleted_at IS NULL AND {IN_SCOPE} AND b.{column} IS NOT NULL
+  AND (n.code IS NULL OR n.deleted_at IS NOT NULL
+       OR NOT ST_DWithin(b.geom::geography, n.geom::geography, %(network_distance)s))"""
+
+
+NETWORKS = (("drain_code", "drains"), ("sewer_code", "sewers"), ("watersupply_pipe_code", "water_supplys"))
+SQL_NETWORK = "\nUNION ALL\n".join(_network_sql(c, t) for c, t in NETWORKS) + "\nORDER BY 1, 2"
+
+
+class PostgisChecks:
+    """Runs the chosen checks on an open psycopg2 connection (read-only transaction)."""
+
+    def __init__(self, conn, thresholds, scope=None, feedback=None):
+        self.conn = conn
+        self.params = dict(thresholds)
+        self.params["scope"] = list(scope) if scope is not None else None
+        self.params["invalid"] = []
+        self.feedback = feedback
+        self.issues = []
+        self.statuses = {}
+
+    def _rows(self, cur, query):
+        db.run_cancellable(cur, query, self.params, self.feedback)
+        return cur.fetchall()
+
+    def _add(self, code, **kw):
+        values = kw.pop("values")
+        self.issues.append(Issue(code=code, message=message(code, **values), **kw))
+        self.statuses[code].count += 1
+
+    def run(self, codes, progress=None):
+        """Run the checks in `codes` (catalog order); returns (issues, statuses by code)."""
+        codes = list(codes)
+        for code in codes:
+            self.statuses[code] = CheckStatus(code)
+        with self.conn.cursor() as cur:
+            cur.execute("SET TRANSACTION READ ONLY")
+            present = self._present_tables(cur)
+            steps = self._steps(codes)
+            for number, (step, step_codes) in enumerate(steps):
+                if self.feedback is not None and self.feedback.isCanceled():
+                    break
+                missing = sorted({TABLES[t] for c in step_codes for t in NEEDS.get(c, ()) if t not in present})
+                if missing:
+                    for code in step_codes:
+                        self.statuses[code].note = "skipped: table(s) missing: " + ", ".join(missing)
+                else:
+                    step(cur, step_codes)
+                if progress:
+                    progress(number + 1, len(steps))
+        self.conn.rollback()
+        return self.issues, self.statuses
+
+    def _present_tables(self, cur):
+        cur.execute("SELECT t FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NOT NULL",
+                    (list(TABLES.values()),))
+        found = {row[0] for row in cur.fetchall()}
+        return {key for key, name in TABLES.items() if name in found}
+
+    def _steps(self, codes):
+        wanted = set(codes)
+        plan = [(self._invalid, ["FOOTPRINT_INVALID"])]  # always: the other checks need the list
+        table = (
+            (self._missing, ["FOOTPRINT_MISSING"]),
+            (self._not_multi, ["FOOTPRINT_NOT_MULTIPOLYGON"]),
+            (self._pairs, ["FOOTPRINT_DUPLICATE", "FOOTPRINT_OVERLAP"]),
+            (self._sliver, ["FOOTPRINT_SLIVER"]),
+            (self._outside_city, ["FOOTPRINT_OUTSIDE_CITY"]),
+            (self._ward, ["WARD_MISMATCH"]),
+            (self._area, ["AREA_MISMATCH"]),
+            (self._containment_far, ["CONTAINMENT_FAR"]),
+            (self._containment_unlinked, ["CONTAINMENT_UNLINKED"]),
+            (self._containment_missing, ["CONTAINMENT_MISSING"]),
+            (self._network, ["NETWORK_CODE_UNKNOWN", "NETWORK_CODE_DELETED", "NETWORK_CODE_FAR"]),
+        )
+        for step, step_codes in table:
+            chosen = [c for c in step_codes if c in wanted]
+            if chosen:
+                plan.append((step, chosen))
+        return plan
+
+    def _mark_ran(self, codes):
+        for code in codes:
+            if code in self.statuses:
+                self.statuses[code].ran = True
+
+    # --- steps -------------------------------------------------------------------------
+    def _invalid(self, cur, codes):
+        # All invalid footprints, in scope or not: pair checks meet neighbours out of scope.
+        rows = self._rows(cur, SQL_INVALID)
+        self.params["invalid"] = [row[0] for row in rows]
+        if "FOOTPRINT_INVALID" not in self.statuses:
+            return
+        self._mark_ran(codes)
+        scope = set(self.params["scope"]) if self.params["scope"] is not None else None
+        for bin_, reason, x, y, point, area in rows:
+            if scope is not None and bin_ not in scope:
+                continue
+            at = (x, y) if x is not None else None
+            self._add("FOOTPRINT_INVALID", bin=bin_, point_wkb=point, area_wkb=area,
+                      values={"bin": bin_, "reason": reason or "invalid", "at": at})
+
+    def _missing(self, cur, codes):
+        self._mark_ran(codes)
+        for bin_, is_null in self._rows(cur, SQL_MISSING):
+            self._add("FOOTPRINT_MISSING", bin=bin_, values={"bin": bin_, "null": is_null})
+
+    def _not_multi(self, cur, codes):
+        self._mark_ran(codes)
+        for bin_, gtype, dims, srid, point in self._rows(cur, SQL_NOT_MULTI):
+            found = f"{gtype.title()} with {dims} dimensions in SRID {srid}"
+            self._add("FOOTPRINT_NOT_MULTIPOLYGON", bin=bin_, point_wkb=point,
+                      values={"bin": bin_, "found": found})
+
+    def _pairs(self, cur, codes):
+        self._mark_ran(codes)
+        share = self.params["overlap_share"]
+        for bin_a, bin_b, same, inter, ratio, point, area in self._rows(cur, SQL_PAIRS):
+            if same:
+                if "FOOTPRINT_DUPLICATE" in codes:
+                    self._add("FOOTPRINT_DUPLICATE", bin=bin_b, other_id=bin_a, value=inter,
+                              point_wkb=point, area_wkb=area,
+                              values={"bin": bin_b, "other": bin_a, "area": inter})
+            elif "FOOTPRINT_OVERLAP" in codes and ratio is not None and ratio > share:
+                self._add("FOOTPRINT_OVERLAP", bin=bin_a, other_id=bin_b, value=ratio,
+                          point_wkb=point, area_wkb=area,
+                          values={"bin": bin_a, "other": bin_b, "area": inter, "share": ratio})
+
+    def _sliver(self, cur, codes):
+        self._mark_ran(codes)
+        for bin_, part, parts, area, point, geom in self._rows(cur, SQL_SLIVER):
+            self._add("FOOTPRINT_SLIVER", bin=bin_, value=area, point_wkb=point, area_wkb=geom,
+                      values={"bin": bin_, "part": part, "parts": parts, "area": area})
+
+    def _outside_city(self, cur, codes):
+        db.run_cancellable(cur, SQL_CITY_PRESENT, None, self.feedback)
+        if not cur.fetchone()[0]:
+            self.statuses["FOOTPRINT_OUTSIDE_CITY"].note = (
+                "skipped: layer_info.citypolys has no live city boundary")
+            return
+        self._mark_ran(codes)
+        for bin_, area, inside, point, geom in self._rows(cur, SQL_OUTSIDE_CITY):
+            share = (area - inside) / area if area else None
+            self._add("FOOTPRINT_OUTSIDE_CITY", bin=bin_, value=share, point_wkb=point, area_wkb=geom,
+                      values={"bin": bin_, "area": area, "inside": inside})
+
+    def _ward(self, cur, codes):
+        db.run_cancellable(cur, SQL_WARDS_PRESENT, None, self.feedback)
+        if not cur.fetchone()[0]:
+            self.statuses["WARD_MISMATCH"].note = "skipped: layer_info.wards has no live ward polygon"
+            return
+        self._mark_ran(codes)
+        for bin_, ward, geo_ward, point in self._rows(cur, SQL_WARD):
+            self._add("WARD_MISMATCH", bin=bin_, other_id=None if geo_ward is None else str(geo_ward),
+                      point_wkb=point, values={"bin": bin_, "ward": ward, "geo_ward": geo_ward})
+
+    def _area(self, cur, codes):
+        self._mark_ran(codes)
+        for bin_, estimated, area, point in self._rows(cur, SQL_AREA):
+            self._add("AREA_MISMATCH", bin=bin_, value=area, point_wkb=point,
+                      values={"bin": bin_, "estimated": estimated, "area": area})
+
+    def _containment_far(self, cur, codes):
+        self._mark_ran(codes)
+        for cid, bins, distance, point in self._rows(cur, SQL_CONTAINMENT_FAR):
+            first = bins.split(", ")[0] if bins else None
+            self._add("CONTAINMENT_FAR", containment_id=cid, bin=first, other_id=bins, value=distance,
+                      point_wkb=point, values={"id": cid, "distance": distance, "bins": bins})
+
+    def _containment_unlinked(self, cur, codes):
+        if self.params["scope"] is not None:
+            self.statuses["CONTAINMENT_UNLINKED"].note = (
+                "skipped: a containment without links cannot belong to the chosen buildings")
+            return
+        self._mark_ran(codes)
+        for cid, links, point in self._rows(cur, SQL_CONTAINMENT_UNLINKED):
+            self._add("CONTAINMENT_UNLINKED", containment_id=cid, point_wkb=point,
+                      values={"id": cid, "links": links})
+
+    def _containment_missing(self, cur, codes):
+        self._mark_ran(codes)
+        for bin_, system_id, system, point in self._rows(cur, SQL_CONTAINMENT_MISSING):
+            label = system if system else f"id {system_id}"
+            self._add("CONTAINMENT_MISSING", bin=bin_, point_wkb=point,
+                      values={"bin": bin_, "system": label})
+
+    def _network(self, cur, codes):
+        self._mark_ran(codes)
+        limit = self.params["network_distance"]
+        for bin_, column, code, unknown, deleted, distance, point in self._rows(cur, SQL_NETWORK):
+            values = {"bin": bin_, "column": column, "code": code, "distance": distance}
+            if unknown:
+                found = "NETWORK_CODE_UNKNOWN"
+            elif deleted:
+                found = "NETWORK_CODE_DELETED"
+            elif distance is not None and distance > limit:
+                found = "NETWORK_CODE_FAR"
+            else:
+                continue
+            if found in codes:
+                self._add(found, bin=bin_, other_id=code, value=distance, point_wkb=point, values=values)
