@@ -231,14 +231,20 @@ class RepairGeometriesAlgorithm(QgsProcessingAlgorithm):
     def _plan_buffer(self, parameters, context, feedback, wanted, calc):
         from .footprint_repair import plan_repair
 
-        source = self.parameterAsSource(parameters, self.INPUT, context)
+        # Invalid footprints are what this tool is for: never let Processing skip or refuse them.
+        previous = context.invalidGeometryCheck()
+        context.setInvalidGeometryCheck(QgsFeatureRequest.GeometryNoCheck)
+        try:
+            source = self.parameterAsSource(parameters, self.INPUT, context)
+        finally:
+            context.setInvalidGeometryCheck(previous)
         request = QgsFeatureRequest()
         if self._bins:
             request.setFilterExpression(
                 '"bin" IN (' + ", ".join(QgsExpression.quotedValue(b) for b in self._bins) + ")")
         if source.fields().indexOf("deleted_at") >= 0:
             request.combineFilterExpression('"deleted_at" IS NULL')
-        total = source.featureCount() or 1
+        total = len(self._bins) if self._bins else (source.featureCount() or 1)
         plans = []
         for number, feature in enumerate(source.getFeatures(request)):
             if feedback.isCanceled():
