@@ -184,6 +184,158 @@ def message(code, /, **v):
     raise KeyError(code)
 
 
+STEPS = (  # (step method, codes it serves), in the order they run
+    ("_invalid", ("FOOTPRINT_INVALID",)),
+    ("_missing", ("FOOTPRINT_MISSING",)),
+    ("_not_multi", ("FOOTPRINT_NOT_MULTIPOLYGON",)),
+    ("_pairs", ("FOOTPRINT_DUPLICATE", "FOOTPRINT_OVERLAP")),
+    ("_sliver", ("FOOTPRINT_SLIVER",)),
+    ("_outside_city", ("FOOTPRINT_OUTSIDE_CITY",)),
+    ("_ward", ("WARD_MISMATCH",)),
+    ("_area", ("AREA_MISMATCH",)),
+    ("_containment_far", ("CONTAINMENT_FAR",)),
+    ("_containment_unlinked", ("CONTAINMENT_UNLINKED",)),
+    ("_containment_missing", ("CONTAINMENT_MISSING",)),
+    ("_network", ("NETWORK_CODE_UNKNOWN", "NETWORK_CODE_DELETED", "NETWORK_CODE_FAR")),
+)
+
+
+class CheckRun:
+    """What both engines (PostGIS, QGIS) share: steps, statuses, and turning findings into issues.
+
+    Subclasses implement _begin/_end, _missing_tables(codes) and one method per step of STEPS;
+    steps call the report_* helpers with what they measured, so both engines word and
+    classify findings identically.
+    """
+
+    def __init__(self, thresholds, scope=None, feedback=None):
+        self.thresholds = dict(thresholds)
+        self.scope = set(scope) if scope is not None else None
+        self.feedback = feedback
+        self.issues = []
+        self.statuses = {}
+
+    def cancelled(self):
+        return self.feedback is not None and self.feedback.isCanceled()
+
+    def in_scope(self, bin_):
+        return self.scope is None or bin_ in self.scope
+
+    def run(self, codes, progress=None):
+        """Run the checks in `codes`; returns (issues, statuses by code)."""
+        wanted = set(codes)
+        for code in CODES:
+            if code in wanted:
+                self.statuses[code] = CheckStatus(code)
+        # The invalid-footprint step always runs: the other footprint checks leave those out.
+        steps = [(name, [c for c in step_codes if c in wanted]) for name, step_codes in STEPS]
+        steps = [(name, chosen) for name, chosen in steps if chosen or name == "_invalid"]
+        self._begin()
+        try:
+            for number, (name, chosen) in enumerate(steps):
+                if self.cancelled():
+                    break
+                missing = self._missing_tables(chosen)
+                if missing:
+                    for code in chosen:
+                        self.statuses[code].note = "skipped: table(s) missing: " + ", ".join(missing)
+                else:
+                    getattr(self, name)(chosen)
+                if progress:
+                    progress(number + 1, len(steps))
+        finally:
+            self._end()
+        return self.issues, self.statuses
+
+    def _begin(self):
+        pass
+
+    def _end(self):
+        pass
+
+    def _missing_tables(self, codes):
+        return []
+
+    def mark_ran(self, codes):
+        for code in codes:
+            if code in self.statuses:
+                self.statuses[code].ran = True
+
+    def skip(self, code, note):
+        if code in self.statuses:
+            self.statuses[code].note = note
+
+    def add(self, code, values, **kw):
+        if code not in self.statuses:
+            return
+        self.issues.append(Issue(code=code, message=message(code, **values), **kw))
+        self.statuses[code].count += 1
+
+    # --- findings -> issues (shared wording and classification) ---------------------------
+    def report_invalid(self, bin_, reason, at, point, area):
+        if self.in_scope(bin_):
+            self.add("FOOTPRINT_INVALID", {"bin": bin_, "reason": reason or "invalid", "at": at},
+                     bin=bin_, point_wkb=point, area_wkb=area)
+
+    def report_missing(self, bin_, is_null):
+        self.add("FOOTPRINT_MISSING", {"bin": bin_, "null": is_null}, bin=bin_)
+
+    def report_not_multi(self, bin_, found, point):
+        self.add("FOOTPRINT_NOT_MULTIPOLYGON", {"bin": bin_, "found": found}, bin=bin_, point_wkb=point)
+
+    def report_pair(self, bin_a, bin_b, same, inter, ratio, point, area):
+        if same:
+            self.add("FOOTPRINT_DUPLICATE", {"bin": bin_b, "other": bin_a, "area": inter},
+                     bin=bin_b, other_id=bin_a, value=inter, point_wkb=point, area_wkb=area)
+        elif ratio is not None and ratio > self.thresholds["overlap_share"]:
+            self.add("FOOTPRINT_OVERLAP", {"bin": bin_a, "other": bin_b, "area": inter, "share": ratio},
+                     bin=bin_a, other_id=bin_b, value=ratio, point_wkb=point, area_wkb=area)
+
+    def report_sliver(self, bin_, part, parts, area, point, geom):
+        self.add("FOOTPRINT_SLIVER", {"bin": bin_, "part": part, "parts": parts, "area": area},
+                 bin=bin_, value=area, point_wkb=point, area_wkb=geom)
+
+    def report_outside_city(self, bin_, area, inside, point, geom):
+        share = (area - inside) / area if area else None
+        self.add("FOOTPRINT_OUTSIDE_CITY", {"bin": bin_, "area": area, "inside": inside},
+                 bin=bin_, value=share, point_wkb=point, area_wkb=geom)
+
+    def report_ward(self, bin_, ward, geo_ward, point):
+        self.add("WARD_MISMATCH", {"bin": bin_, "ward": ward, "geo_ward": geo_ward}, bin=bin_,
+                 other_id=None if geo_ward is None else str(geo_ward), point_wkb=point)
+
+    def report_area(self, bin_, estimated, area, point):
+        self.add("AREA_MISMATCH", {"bin": bin_, "estimated": estimated, "area": area},
+                 bin=bin_, value=area, point_wkb=point)
+
+    def report_containment_far(self, cid, bins, distance, point):
+        first = bins.split(", ")[0] if bins else None
+        self.add("CONTAINMENT_FAR", {"id": cid, "distance": distance, "bins": bins},
+                 containment_id=cid, bin=first, other_id=bins, value=distance, point_wkb=point)
+
+    def report_unlinked(self, cid, links, point):
+        self.add("CONTAINMENT_UNLINKED", {"id": cid, "links": links}, containment_id=cid, point_wkb=point)
+
+    def report_containment_missing(self, bin_, system_id, system, point):
+        label = system if system else f"id {system_id}"
+        self.add("CONTAINMENT_MISSING", {"bin": bin_, "system": label}, bin=bin_, point_wkb=point)
+
+    def report_network(self, bin_, column, code, unknown, deleted, distance, point):
+        if unknown:
+            found = "NETWORK_CODE_UNKNOWN"
+        elif deleted:
+            found = "NETWORK_CODE_DELETED"
+        elif distance is not None and distance > self.thresholds["network_distance"]:
+            found = "NETWORK_CODE_FAR"
+        else:
+            return
+        self.add(found, {"bin": bin_, "column": column, "code": code, "distance": distance},
+                 bin=bin_, other_id=code, value=distance, point_wkb=point)
+
+
+UNLINKED_IN_SCOPE_NOTE = "skipped: a containment without links cannot belong to the chosen buildings"
+
+
 def help_table():
     """The check list as help text (HTML, as Processing help shows it)."""
     rows = "".join(

@@ -10,7 +10,7 @@ FOOTPRINT_INVALID and checked again once repaired.
 containment checks to containments linked to them.
 """
 from ..imis_plugin import db
-from .survey_check_catalog import CheckStatus, Issue, message
+from .survey_check_catalog import UNLINKED_IN_SCOPE_NOTE, CheckRun
 
 LIVE_FOOTPRINT = "b.deleted_at IS NULL AND b.geom IS NOT NULL AND NOT ST_IsEmpty(b.geom)"
 IN_SCOPE = "(%(scope)s::text[] IS NULL OR b.bin = ANY(%(scope)s::text[]))"
@@ -236,197 +236,113 @@ NETWORKS = (("drain_code", "drains"), ("sewer_code", "sewers"), ("watersupply_pi
 SQL_NETWORK = "\nUNION ALL\n".join(_network_sql(c, t) for c, t in NETWORKS) + "\nORDER BY 1, 2"
 
 
-class PostgisChecks:
-    """Runs the chosen checks on an open psycopg2 connection (read-only transaction)."""
+class PostgisChecks(CheckRun):
+    """Runs the chosen checks on an open psycopg2 connection, in one read-only transaction."""
 
     def __init__(self, conn, thresholds, scope=None, feedback=None):
+        super().__init__(thresholds, scope, feedback)
         self.conn = conn
         self.params = dict(thresholds)
-        self.params["scope"] = list(scope) if scope is not None else None
+        self.params["scope"] = sorted(scope) if scope is not None else None
         self.params["invalid"] = []
-        self.feedback = feedback
-        self.issues = []
-        self.statuses = {}
+        self.cur = None
+        self.present = set()
 
-    def _rows(self, cur, query):
-        db.run_cancellable(cur, query, self.params, self.feedback)
-        return cur.fetchall()
+    def _rows(self, query):
+        db.run_cancellable(self.cur, query, self.params, self.feedback)
+        return self.cur.fetchall()
 
-    def _add(self, code, **kw):
-        values = kw.pop("values")
-        self.issues.append(Issue(code=code, message=message(code, **values), **kw))
-        self.statuses[code].count += 1
+    def _begin(self):
+        self.cur = self.conn.cursor()
+        self.cur.execute("SET TRANSACTION READ ONLY")
+        # JIT compiles each of these one-off queries for longer than it saves.
+        self.cur.execute("SET LOCAL jit = off")
+        self.cur.execute("SELECT t FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NOT NULL",
+                         (list(TABLES.values()),))
+        found = {row[0] for row in self.cur.fetchall()}
+        self.present = {key for key, name in TABLES.items() if name in found}
 
-    def run(self, codes, progress=None):
-        """Run the checks in `codes` (catalog order); returns (issues, statuses by code)."""
-        codes = list(codes)
-        for code in codes:
-            self.statuses[code] = CheckStatus(code)
-        with self.conn.cursor() as cur:
-            cur.execute("SET TRANSACTION READ ONLY")
-            # JIT compiles each of these one-off queries for longer than it saves.
-            cur.execute("SET LOCAL jit = off")
-            present = self._present_tables(cur)
-            steps = self._steps(codes)
-            for number, (step, step_codes) in enumerate(steps):
-                if self.feedback is not None and self.feedback.isCanceled():
-                    break
-                missing = sorted({TABLES[t] for c in step_codes for t in NEEDS.get(c, ()) if t not in present})
-                if missing:
-                    for code in step_codes:
-                        self.statuses[code].note = "skipped: table(s) missing: " + ", ".join(missing)
-                else:
-                    step(cur, step_codes)
-                if progress:
-                    progress(number + 1, len(steps))
+    def _end(self):
+        if self.cur is not None:
+            self.cur.close()
         self.conn.rollback()
-        return self.issues, self.statuses
 
-    def _present_tables(self, cur):
-        cur.execute("SELECT t FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NOT NULL",
-                    (list(TABLES.values()),))
-        found = {row[0] for row in cur.fetchall()}
-        return {key for key, name in TABLES.items() if name in found}
+    def _missing_tables(self, codes):
+        return sorted({TABLES[t] for c in codes for t in NEEDS.get(c, ()) if t not in self.present})
 
-    def _steps(self, codes):
-        wanted = set(codes)
-        plan = [(self._invalid, ["FOOTPRINT_INVALID"])]  # always: the other checks need the list
-        table = (
-            (self._missing, ["FOOTPRINT_MISSING"]),
-            (self._not_multi, ["FOOTPRINT_NOT_MULTIPOLYGON"]),
-            (self._pairs, ["FOOTPRINT_DUPLICATE", "FOOTPRINT_OVERLAP"]),
-            (self._sliver, ["FOOTPRINT_SLIVER"]),
-            (self._outside_city, ["FOOTPRINT_OUTSIDE_CITY"]),
-            (self._ward, ["WARD_MISMATCH"]),
-            (self._area, ["AREA_MISMATCH"]),
-            (self._containment_far, ["CONTAINMENT_FAR"]),
-            (self._containment_unlinked, ["CONTAINMENT_UNLINKED"]),
-            (self._containment_missing, ["CONTAINMENT_MISSING"]),
-            (self._network, ["NETWORK_CODE_UNKNOWN", "NETWORK_CODE_DELETED", "NETWORK_CODE_FAR"]),
-        )
-        for step, step_codes in table:
-            chosen = [c for c in step_codes if c in wanted]
-            if chosen:
-                plan.append((step, chosen))
-        return plan
-
-    def _mark_ran(self, codes):
-        for code in codes:
-            if code in self.statuses:
-                self.statuses[code].ran = True
+    def _count(self, query):
+        db.run_cancellable(self.cur, query, None, self.feedback)
+        return self.cur.fetchone()[0]
 
     # --- steps -------------------------------------------------------------------------
-    def _invalid(self, cur, codes):
+    def _invalid(self, codes):
         # All invalid footprints, in scope or not: pair checks meet neighbours out of scope.
-        rows = self._rows(cur, SQL_INVALID)
+        rows = self._rows(SQL_INVALID)
         self.params["invalid"] = [row[0] for row in rows]
-        if "FOOTPRINT_INVALID" not in self.statuses:
-            return
-        self._mark_ran(codes)
-        scope = set(self.params["scope"]) if self.params["scope"] is not None else None
+        self.mark_ran(codes)
         for bin_, reason, x, y, point, area in rows:
-            if scope is not None and bin_ not in scope:
-                continue
-            at = (x, y) if x is not None else None
-            self._add("FOOTPRINT_INVALID", bin=bin_, point_wkb=point, area_wkb=area,
-                      values={"bin": bin_, "reason": reason or "invalid", "at": at})
+            self.report_invalid(bin_, reason, (x, y) if x is not None else None, point, area)
 
-    def _missing(self, cur, codes):
-        self._mark_ran(codes)
-        for bin_, is_null in self._rows(cur, SQL_MISSING):
-            self._add("FOOTPRINT_MISSING", bin=bin_, values={"bin": bin_, "null": is_null})
+    def _missing(self, codes):
+        self.mark_ran(codes)
+        for bin_, is_null in self._rows(SQL_MISSING):
+            self.report_missing(bin_, is_null)
 
-    def _not_multi(self, cur, codes):
-        self._mark_ran(codes)
-        for bin_, gtype, dims, srid, point in self._rows(cur, SQL_NOT_MULTI):
-            found = f"{gtype.title()} with {dims} dimensions in SRID {srid}"
-            self._add("FOOTPRINT_NOT_MULTIPOLYGON", bin=bin_, point_wkb=point,
-                      values={"bin": bin_, "found": found})
+    def _not_multi(self, codes):
+        self.mark_ran(codes)
+        for bin_, gtype, dims, srid, point in self._rows(SQL_NOT_MULTI):
+            self.report_not_multi(bin_, f"{gtype.title()} with {dims} dimensions in SRID {srid}", point)
 
-    def _pairs(self, cur, codes):
-        self._mark_ran(codes)
-        share = self.params["overlap_share"]
-        for bin_a, bin_b, same, inter, ratio, point, area in self._rows(cur, SQL_PAIRS):
-            if same:
-                if "FOOTPRINT_DUPLICATE" in codes:
-                    self._add("FOOTPRINT_DUPLICATE", bin=bin_b, other_id=bin_a, value=inter,
-                              point_wkb=point, area_wkb=area,
-                              values={"bin": bin_b, "other": bin_a, "area": inter})
-            elif "FOOTPRINT_OVERLAP" in codes and ratio is not None and ratio > share:
-                self._add("FOOTPRINT_OVERLAP", bin=bin_a, other_id=bin_b, value=ratio,
-                          point_wkb=point, area_wkb=area,
-                          values={"bin": bin_a, "other": bin_b, "area": inter, "share": ratio})
+    def _pairs(self, codes):
+        self.mark_ran(codes)
+        for row in self._rows(SQL_PAIRS):
+            self.report_pair(*row)
 
-    def _sliver(self, cur, codes):
-        self._mark_ran(codes)
-        for bin_, part, parts, area, point, geom in self._rows(cur, SQL_SLIVER):
-            self._add("FOOTPRINT_SLIVER", bin=bin_, value=area, point_wkb=point, area_wkb=geom,
-                      values={"bin": bin_, "part": part, "parts": parts, "area": area})
+    def _sliver(self, codes):
+        self.mark_ran(codes)
+        for row in self._rows(SQL_SLIVER):
+            self.report_sliver(*row)
 
-    def _outside_city(self, cur, codes):
-        db.run_cancellable(cur, SQL_CITY_PRESENT, None, self.feedback)
-        if not cur.fetchone()[0]:
-            self.statuses["FOOTPRINT_OUTSIDE_CITY"].note = (
-                "skipped: layer_info.citypolys has no live city boundary")
+    def _outside_city(self, codes):
+        if not self._count(SQL_CITY_PRESENT):
+            self.skip("FOOTPRINT_OUTSIDE_CITY", "skipped: layer_info.citypolys has no live city boundary")
             return
-        self._mark_ran(codes)
-        for bin_, area, inside, point, geom in self._rows(cur, SQL_OUTSIDE_CITY):
-            share = (area - inside) / area if area else None
-            self._add("FOOTPRINT_OUTSIDE_CITY", bin=bin_, value=share, point_wkb=point, area_wkb=geom,
-                      values={"bin": bin_, "area": area, "inside": inside})
+        self.mark_ran(codes)
+        for row in self._rows(SQL_OUTSIDE_CITY):
+            self.report_outside_city(*row)
 
-    def _ward(self, cur, codes):
-        db.run_cancellable(cur, SQL_WARDS_PRESENT, None, self.feedback)
-        if not cur.fetchone()[0]:
-            self.statuses["WARD_MISMATCH"].note = "skipped: layer_info.wards has no live ward polygon"
+    def _ward(self, codes):
+        if not self._count(SQL_WARDS_PRESENT):
+            self.skip("WARD_MISMATCH", "skipped: layer_info.wards has no live ward polygon")
             return
-        self._mark_ran(codes)
-        for bin_, ward, geo_ward, point in self._rows(cur, SQL_WARD):
-            self._add("WARD_MISMATCH", bin=bin_, other_id=None if geo_ward is None else str(geo_ward),
-                      point_wkb=point, values={"bin": bin_, "ward": ward, "geo_ward": geo_ward})
+        self.mark_ran(codes)
+        for row in self._rows(SQL_WARD):
+            self.report_ward(*row)
 
-    def _area(self, cur, codes):
-        self._mark_ran(codes)
-        for bin_, estimated, area, point in self._rows(cur, SQL_AREA):
-            self._add("AREA_MISMATCH", bin=bin_, value=area, point_wkb=point,
-                      values={"bin": bin_, "estimated": estimated, "area": area})
+    def _area(self, codes):
+        self.mark_ran(codes)
+        for row in self._rows(SQL_AREA):
+            self.report_area(*row)
 
-    def _containment_far(self, cur, codes):
-        self._mark_ran(codes)
-        for cid, bins, distance, point in self._rows(cur, SQL_CONTAINMENT_FAR):
-            first = bins.split(", ")[0] if bins else None
-            self._add("CONTAINMENT_FAR", containment_id=cid, bin=first, other_id=bins, value=distance,
-                      point_wkb=point, values={"id": cid, "distance": distance, "bins": bins})
+    def _containment_far(self, codes):
+        self.mark_ran(codes)
+        for row in self._rows(SQL_CONTAINMENT_FAR):
+            self.report_containment_far(*row)
 
-    def _containment_unlinked(self, cur, codes):
-        if self.params["scope"] is not None:
-            self.statuses["CONTAINMENT_UNLINKED"].note = (
-                "skipped: a containment without links cannot belong to the chosen buildings")
+    def _containment_unlinked(self, codes):
+        if self.scope is not None:
+            self.skip("CONTAINMENT_UNLINKED", UNLINKED_IN_SCOPE_NOTE)
             return
-        self._mark_ran(codes)
-        for cid, links, point in self._rows(cur, SQL_CONTAINMENT_UNLINKED):
-            self._add("CONTAINMENT_UNLINKED", containment_id=cid, point_wkb=point,
-                      values={"id": cid, "links": links})
+        self.mark_ran(codes)
+        for row in self._rows(SQL_CONTAINMENT_UNLINKED):
+            self.report_unlinked(*row)
 
-    def _containment_missing(self, cur, codes):
-        self._mark_ran(codes)
-        for bin_, system_id, system, point in self._rows(cur, SQL_CONTAINMENT_MISSING):
-            label = system if system else f"id {system_id}"
-            self._add("CONTAINMENT_MISSING", bin=bin_, point_wkb=point,
-                      values={"bin": bin_, "system": label})
+    def _containment_missing(self, codes):
+        self.mark_ran(codes)
+        for row in self._rows(SQL_CONTAINMENT_MISSING):
+            self.report_containment_missing(*row)
 
-    def _network(self, cur, codes):
-        self._mark_ran(codes)
-        limit = self.params["network_distance"]
-        for bin_, column, code, unknown, deleted, distance, point in self._rows(cur, SQL_NETWORK):
-            values = {"bin": bin_, "column": column, "code": code, "distance": distance}
-            if unknown:
-                found = "NETWORK_CODE_UNKNOWN"
-            elif deleted:
-                found = "NETWORK_CODE_DELETED"
-            elif distance is not None and distance > limit:
-                found = "NETWORK_CODE_FAR"
-            else:
-                continue
-            if found in codes:
-                self._add(found, bin=bin_, other_id=code, value=distance, point_wkb=point, values=values)
+    def _network(self, codes):
+        self.mark_ran(codes)
+        for row in self._rows(SQL_NETWORK):
+            self.report_network(*row)

@@ -98,9 +98,10 @@ class SurveyChecksAlgorithm(QgsProcessingAlgorithm):
             "(deleted_at empty). With <i>Selected features only</i>, building checks cover the "
             "selected buildings (pairs: at least one selected) and containment checks the "
             "containments linked to them.</p>"
-            "<p><b>Where it runs</b>: in the IMIS PostGIS database, in one read-only transaction; "
-            "cancelling stops the running query. GeoPackage layers are not supported by this "
-            "version: load the buildings layer from the IMIS database.</p>"
+            "<p><b>Where it runs</b>: for a layer of the IMIS PostGIS database, in the database, in "
+            "one read-only transaction (cancelling stops the running query). For a layer of an IMIS "
+            "GeoPackage, in QGIS, on the tables of the same GeoPackage (same rules; slower on "
+            "large towns).</p>"
             "<p><b>Checks</b> (stable codes, severity):</p>" + help_table() +
             "<p>Invalid footprints are left out of the overlap, duplicate, sliver, city, ward and "
             "area checks (their shape is not reliable): repair them first with "
@@ -162,12 +163,10 @@ class SurveyChecksAlgorithm(QgsProcessingAlgorithm):
             labels[name] = f"{value:g} {THRESHOLD_UNITS[name]}"
         scope = self._source.selected_bins if self._source.selected_only else None
 
-        if self._source.kind != "postgres":
-            raise QgsProcessingException(
-                f"Layer '{self._source.layer_name}' is a GeoPackage layer. This version runs the survey "
-                "checks in the IMIS PostGIS database only: load the buildings layer from the IMIS "
-                "database (IMIS menu > Load IMIS layers from the IMIS database).")
-        issues, statuses = self._run_postgis(codes, thresholds, scope, feedback)
+        if self._source.kind == "postgres":
+            issues, statuses = self._run_postgis(codes, thresholds, scope, feedback)
+        else:
+            issues, statuses = self._run_qgis(codes, thresholds, scope, feedback)
         if feedback.isCanceled():
             return {}
 
@@ -243,6 +242,16 @@ class SurveyChecksAlgorithm(QgsProcessingAlgorithm):
                 feedback.pushInfo(f"{row[0]}: {row[3]} issue(s)")
         feedback.setProgress(100)
         return results
+
+    def _run_qgis(self, codes, thresholds, scope, feedback):
+        from .survey_check_qgis import QgisChecks
+
+        checks = QgisChecks(self._source.path, thresholds, scope, feedback, self._source.table or "buildings")
+        progress = lambda done, total: feedback.setProgress(80 * done / total)  # noqa: E731
+        try:
+            return checks.run(codes, progress)
+        except ValueError as error:
+            raise QgsProcessingException(str(error)) from None
 
     def _run_postgis(self, codes, thresholds, scope, feedback):
         from ..imis_plugin import db
