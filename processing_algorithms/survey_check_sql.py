@@ -103,6 +103,7 @@ SELECT b.bin, p.path[1], ST_NumGeometries(b.geom), ST_Area(p.geom::geography),
 FROM building_info.buildings b
 CROSS JOIN LATERAL ST_Dump(b.geom) p
 WHERE {LIVE_FOOTPRINT} AND {IN_SCOPE} AND {VALID}
+  AND (ST_NumGeometries(b.geom) > 1 OR ST_Area(b.geom::geography) < %(sliver_area)s)
   AND ST_Area(p.geom::geography) < %(sliver_area)s
 ORDER BY b.bin, p.path[1]
 """
@@ -112,18 +113,20 @@ SELECT count(*) FROM layer_info.citypolys
 WHERE deleted_at IS NULL AND geom IS NOT NULL AND NOT ST_IsEmpty(geom)
 """
 
+# The city is a scalar subquery (computed once, shared with parallel workers) rather than a
+# CTE, which would keep the per-building test in the leader process.
 SQL_OUTSIDE_CITY = f"""
-WITH city AS MATERIALIZED (
-    SELECT ST_Union(ST_MakeValid(geom)) AS geom FROM layer_info.citypolys
-    WHERE deleted_at IS NULL AND geom IS NOT NULL AND NOT ST_IsEmpty(geom)
-)
-SELECT b.bin, ST_Area(b.geom::geography),
-       ST_Area(ST_Intersection(b.geom, city.geom)::geography),
-       ST_AsBinary(ST_PointOnSurface(b.geom)),
-       ST_AsBinary(ST_Multi(ST_CollectionExtract(ST_Difference(b.geom, city.geom), 3)))
-FROM building_info.buildings b, city
-WHERE {LIVE_FOOTPRINT} AND {IN_SCOPE} AND {VALID} AND NOT ST_Covers(city.geom, b.geom)
-ORDER BY b.bin
+SELECT bin, area, ST_Area(ST_Intersection(geom, city)::geography), ST_AsBinary(ST_PointOnSurface(geom)),
+       ST_AsBinary(ST_Multi(ST_CollectionExtract(ST_Difference(geom, city), 3)))
+FROM (
+    SELECT b.bin, b.geom, ST_Area(b.geom::geography) AS area, c.city
+    FROM building_info.buildings b
+    CROSS JOIN (SELECT (SELECT ST_Union(ST_MakeValid(geom)) FROM layer_info.citypolys
+                        WHERE deleted_at IS NULL AND geom IS NOT NULL AND NOT ST_IsEmpty(geom)) AS city) c
+    WHERE {LIVE_FOOTPRINT} AND {IN_SCOPE} AND {VALID} AND NOT ST_Covers(c.city, b.geom)
+    OFFSET 0
+) outside
+ORDER BY bin
 """
 
 SQL_WARDS_PRESENT = """
@@ -133,8 +136,9 @@ WHERE deleted_at IS NULL AND geom IS NOT NULL AND NOT ST_IsEmpty(geom)
 
 # Wards drive the join (few rows, each polygon reused for a run of buildings), so PostGIS
 # keeps each ward prepared instead of re-reading a large polygon for every building.
+# MATERIALIZED: computed once, not once per parallel worker.
 SQL_WARD = f"""
-WITH located AS (
+WITH located AS MATERIALIZED (
     SELECT b.bin, min(w.ward) AS geo_ward
     FROM layer_info.wards w
     JOIN building_info.buildings b ON b.geom && w.geom
