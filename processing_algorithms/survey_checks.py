@@ -1,22 +1,21 @@
 """imis:surveychecks: find survey errors in buildings and containments, read only."""
 from qgis.core import (
+    QgsCoordinateReferenceSystem,
     QgsFeature,
     QgsFeatureSink,
-    QgsFeatureRequest,
     QgsField,
     QgsFields,
     QgsGeometry,
     QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
+    QgsProcessingOutputNumber,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
-    QgsProcessingOutputNumber,
     QgsWkbTypes,
-    QgsCoordinateReferenceSystem,
 )
 from qgis.PyQt.QtCore import QVariant
 

@@ -5,7 +5,12 @@ detection of the analysis core. Nothing here opens a connection.
 """
 from dataclasses import dataclass, field
 
-from qgis.core import QgsDataSourceUri, QgsProcessingException, QgsProcessingFeatureSourceDefinition
+from qgis.core import (
+    QgsDataSourceUri,
+    QgsFeatureRequest,
+    QgsProcessingException,
+    QgsProcessingFeatureSourceDefinition,
+)
 
 BUILDINGS_TABLE = ("building_info", "buildings")
 
@@ -60,6 +65,7 @@ def describe_buildings_layer(layer, selected, bin_field="bin"):
             "the IMIS database (PostGIS) or an IMIS GeoPackage.")
     if selected:
         index = layer.fields().indexOf(bin_field)
-        source.selected_bins = sorted(
-            {str(f[index]) for f in layer.getSelectedFeatures() if f[index] not in (None, "")})
+        request = QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry).setSubsetOfAttributes([index])
+        values = (f.attribute(index) for f in layer.getSelectedFeatures(request))
+        source.selected_bins = sorted({str(v) for v in values if v is not None and str(v) not in ("", "NULL")})
     return source
