@@ -21,7 +21,7 @@ help:
 build:
 	@scripts/install_deps.sh runtime
 	@rm -rf $(BUILD_DIR) && mkdir -p $(BUILD_DIR)
-	@cp -r $(SHIPPED) $(BUILD_DIR)/
+	@cp -r $(wildcard $(SHIPPED)) $(BUILD_DIR)/
 	@pyrcc5 -o $(BUILD_DIR)/resources.py resources.qrc
 	@find $(BUILD_DIR) -name __pycache__ -prune -exec rm -rf {} +
 	@echo "built $(BUILD_DIR)"
