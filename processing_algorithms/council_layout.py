@@ -20,20 +20,21 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from qgis.core import (QgsCoordinateTransform, QgsExpressionContextUtils, QgsFeature, QgsField, QgsFields, QgsGeometry,
-                       QgsLayoutExporter, QgsLayoutFrame, QgsLayoutItemLegend, QgsLayoutItemMap,
+from qgis.core import (QgsCoordinateTransform, QgsExpressionContextUtils, QgsFeature, QgsField, QgsFields, QgsFillSymbol, QgsGeometry, QgsInvertedPolygonRenderer,
+                       QgsLayoutExporter, QgsLayoutFrame, QgsLayoutItemLabel, QgsLayoutItemLegend,
+                       QgsLayoutItemManualTable, QgsLayoutItemMap,
                        QgsLayoutItemPage, QgsLayoutItemScaleBar, QgsLayoutPoint, QgsLayoutSize,
                        QgsLayoutTableColumn, QgsLayoutUtils, QgsLegendStyle, QgsPrintLayout, QgsProcessingException, QgsReadWriteContext,
-                       QgsRenderContext, QgsScaleBarSettings, QgsTableCell, QgsUnitTypes, QgsVectorLayer)
-from qgis.PyQt.QtCore import QRectF, QSizeF, QVariant, Qt
+                       QgsRenderContext, QgsRuleBasedRenderer, QgsScaleBarSettings, QgsTableCell, QgsUnitTypes, QgsVectorLayer)
+from qgis.PyQt.QtCore import QRectF, QSize, QSizeF, QVariant, Qt
 from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtXml import QDomDocument
 
 LAYOUT_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "layouts")
 TEMPLATES = {"landscape": os.path.join(LAYOUT_DIR, "council_map_landscape.qpt"),
              "portrait": os.path.join(LAYOUT_DIR, "council_map_portrait.qpt")}
-# Templates are drawn on A4; A3 is A4 enlarged by sqrt(2), so every box grows by that factor
-# while fonts keep their size (more map and more room in the tables, not bigger letters).
+# Templates are drawn on A4; A3 is A4 enlarged by sqrt(2): every box and every font grows by
+# that factor, so the page keeps its proportions and the map shows more detail at a larger scale.
 PAPER_SCALE = {"A4": 1.0, "A3": math.sqrt(2.0)}
 MAP_SCALES = [500, 1000, 1500, 2000, 2500, 5000, 7500, 10000, 15000, 20000, 25000, 30000, 40000, 50000,
               75000, 100000, 150000, 200000, 250000, 300000, 400000, 500000, 750000, 1000000]
@@ -126,6 +127,37 @@ def scale_to_paper(layout, paper, orientation):
         size = layout.convertToLayoutUnits(entry.sizeWithUnits())
         entry.attemptResize(QgsLayoutSize(size.width() * factor, size.height() * factor, mm))
         entry.attemptMove(QgsLayoutPoint(position.x() * factor, position.y() * factor, mm))
+        _scale_text(entry, factor)
+    for multi in layout.multiFrames():
+        if isinstance(multi, QgsLayoutItemManualTable):
+            for getter, setter in ((multi.headerTextFormat, multi.setHeaderTextFormat),
+                                   (multi.contentTextFormat, multi.setContentTextFormat)):
+                fmt = getter()
+                fmt.setSize(fmt.size() * factor)
+                setter(fmt)
+            multi.setCellMargin(multi.cellMargin() * factor)
+
+
+def _scale_text(entry, factor):
+    def bigger(font):
+        font.setPointSizeF(font.pointSizeF() * factor)
+        return font
+
+    if isinstance(entry, QgsLayoutItemLabel):
+        entry.setFont(bigger(entry.font()))
+    elif isinstance(entry, QgsLayoutItemLegend):
+        for style in (QgsLegendStyle.Title, QgsLegendStyle.Group, QgsLegendStyle.Subgroup,
+                      QgsLegendStyle.SymbolLabel):
+            entry.setStyleFont(style, bigger(entry.styleFont(style)))
+        entry.setSymbolWidth(entry.symbolWidth() * factor)
+        entry.setSymbolHeight(entry.symbolHeight() * factor)
+        entry.setBoxSpace(entry.boxSpace() * factor)
+    elif isinstance(entry, QgsLayoutItemScaleBar):
+        fmt = entry.textFormat()
+        fmt.setSize(fmt.size() * factor)
+        entry.setTextFormat(fmt)
+        entry.setHeight(entry.height() * factor)
+        entry.setBoxContentSpace(entry.boxContentSpace() * factor)
 
 
 def _wrap_header(text):
@@ -198,23 +230,27 @@ def fill_table(layout, item_id, table, hide_zero_columns=True):
         contents.append(cells)
     tbl.setTableContents(contents)
     tbl.setColumnWidths([0.0] * len(columns))
-    _fit_table(tbl, box)
+    _fit_table(layout, tbl, box.width())
     _stretch_table(tbl, box)
     return columns
 
 
-def _fit_table(tbl, available):
-    """Shrink the table's fonts until it fits `available` (long lookup lists, A4 portrait)."""
-    for _ in range(12):
+def _fit_table(layout, tbl, width):
+    """Shrink the table's fonts until all its rows fit its frame and it is at most `width` wide
+    (long lookup lists, A4 portrait)."""
+    context = QgsLayoutUtils.createRenderContextForLayout(layout, None)
+    rows = len(tbl.tableContents())
+    for _ in range(14):
         tbl.recalculateTableSize()
-        needed = tbl.totalSize()
-        if needed.width() <= available.width() + 0.01 and needed.height() <= available.height() + 0.01:
+        height = tbl.frame(0).rect().height()
+        # A table's height is that of its frames: ask how many rows the frame shows instead.
+        if tbl.totalWidth() <= width + 0.01 and tbl.rowsVisible(context, height, 0, True, False) >= rows:
             return
         header, content = tbl.headerTextFormat(), tbl.contentTextFormat()
         if content.size() <= MIN_FONT_PT:
             return
         for fmt, setter in ((header, tbl.setHeaderTextFormat), (content, tbl.setContentTextFormat)):
-            fmt.setSize(max(MIN_FONT_PT, fmt.size() * 0.9))
+            fmt.setSize(max(MIN_FONT_PT, fmt.size() * 0.92))
             setter(fmt)
         contents = tbl.tableContents()
         for row in contents:
@@ -224,7 +260,7 @@ def _fit_table(tbl, available):
                     fmt.setSize(content.size())
                     cell.setTextFormat(fmt)
         tbl.setTableContents(contents)
-        tbl.setCellMargin(max(0.5, tbl.cellMargin() * 0.9))
+        tbl.setCellMargin(max(0.4, tbl.cellMargin() * 0.92))
 
 
 def _text_width(text, fmt):
@@ -275,18 +311,31 @@ def set_legend(layout, layers):
     root.removeAllChildren()
     for layer in layers:
         root.addLayer(layer)
-    box = QRectF(legend.pos(), legend.rect().size())
+    box = QRectF(legend.pos(), layout.template_boxes.get("legend", legend.rect().size()))
     legend.setResizeToContents(True)
-    for _ in range(8):
+    # A legend measures its contents only once it has been painted: paint it once, small.
+    QgsLayoutExporter(layout).renderRegionToImage(legend.sceneBoundingRect(), QSize(8, 8))
+
+    def fits():
         legend.updateLegend()
         legend.adjustBoxSize()
-        if legend.rect().height() <= box.height() + 0.01 and legend.rect().width() <= box.width() + 0.01:
+        return legend.rect().height() <= box.height() + 0.01 and legend.rect().width() <= box.width() + 0.01
+
+    if not fits():
+        legend.setColumnCount(2)
+        legend.setSplitLayer(True)
+    for _ in range(10):
+        if fits():
             break
         for style in (QgsLegendStyle.Title, QgsLegendStyle.Group, QgsLegendStyle.Subgroup,
                       QgsLegendStyle.SymbolLabel):
             font = legend.styleFont(style)
-            font.setPointSizeF(max(MIN_FONT_PT, font.pointSizeF() * 0.9))
+            font.setPointSizeF(max(MIN_FONT_PT, font.pointSizeF() * 0.92))
             legend.setStyleFont(style, font)
+        legend.setSymbolHeight(max(2.0, legend.symbolHeight() * 0.92))
+        legend.setSymbolWidth(max(3.5, legend.symbolWidth() * 0.92))
+        for style in (QgsLegendStyle.Symbol, QgsLegendStyle.Subgroup):
+            legend.setStyleMargin(style, QgsLegendStyle.Top, legend.style(style).margin(QgsLegendStyle.Top) * 0.85)
     _stack_below(layout, box, legend.pos().y() + legend.rect().height() + 3.0,
                  ("containments_heading", "containments_table"))
 
@@ -331,6 +380,16 @@ def coverage_layer(content):
     return layer
 
 
+def _veil_outside_ward(pages):
+    """Draw the page layer so that, on a ward's page, everything outside the ward is veiled and
+    the ward outlined."""
+    veil = QgsFillSymbol.createSimple({"color": "255,255,255,150", "outline_color": "47,95,138,255",
+                                       "outline_width": "0.8", "outline_width_unit": "MM"})
+    root = QgsRuleBasedRenderer.Rule(None)
+    root.appendChild(QgsRuleBasedRenderer.Rule(veil, 0, 0, '"ward" IS NOT NULL AND $id = @atlas_featureid'))
+    pages.setRenderer(QgsInvertedPolygonRenderer(QgsRuleBasedRenderer(root)))
+
+
 def build_layout(project, content, paper="A4", orientation="landscape", template=None):
     """The filled QgsPrintLayout (its atlas iterates the pages). `project` owns the layers."""
     layout = load_template(project, template or TEMPLATES[orientation])
@@ -373,6 +432,9 @@ def build_layout(project, content, paper="A4", orientation="landscape", template
                 found.setVisibility(False)
     pages = coverage_layer(content)
     project.addMapLayer(pages, False)
+    if any(page.ward is not None for page in content.pages):
+        _veil_outside_ward(pages)
+        map_item.setLayers([pages] + content.layers)
     atlas = layout.atlas()
     atlas.setCoverageLayer(pages)
     atlas.setHideCoverage(False)

@@ -39,6 +39,50 @@ def _humanize(name):
     return name.replace("_", " ").strip()
 
 
+# Zone fields IMIS analyses write, in words for the map's parameter line.
+ZONE_FIELD_WORDS = {"distance_m": ("Distance", "{:g} m"), "distance": ("Distance", "{:g} m"),
+                    "method": ("Method", "{}"), "waterbodies": ("Water bodies used", "{:,}"),
+                    "waterbody_types": ("Water body types", "{}")}
+
+
+def _plural(kinds):
+    """"River, Pond" -> "rivers and ponds"."""
+    words = [k.strip().lower() for k in str(kinds).split(",") if k.strip()]
+    words = [w if w.endswith("s") else (w[:-1] + "ies" if w.endswith("y") else w + "s") for w in words]
+    return " and ".join(filter(None, [", ".join(words[:-1]), words[-1]])) if words else ""
+
+
+def default_title(attributes, layer_title=""):
+    """The map title an analysis zone implies (see ZONE_FIELD_WORDS for the fields read)."""
+    if attributes.get("title"):
+        return str(attributes["title"])
+    distance = attributes.get("distance_m", attributes.get("distance"))
+    if isinstance(distance, (int, float)):
+        if attributes.get("waterbody_types"):
+            target = _plural(attributes["waterbody_types"])
+        elif "waterbodies" in attributes:
+            target = "water bodies"
+        else:
+            target = str(attributes.get("target") or "")
+        if target:
+            return f"Buildings and containments within {distance:g} m of {target}"
+    return layer_title or DEFAULT_TITLE
+
+
+def parameters_text(attributes):
+    parts = []
+    for key, value in attributes.items():
+        if key in ("title", "target"):
+            continue
+        label, pattern = ZONE_FIELD_WORDS.get(key, (_humanize(key).capitalize(), "{}"))
+        try:
+            text = pattern.format(value)
+        except (ValueError, TypeError):
+            text = str(value)
+        parts.append(f"{label}: {text}")
+    return "; ".join(parts)
+
+
 class CouncilMapAlgorithm(QgsProcessingAlgorithm):
     ZONE = "ZONE"
     RESULT_BUILDINGS = "RESULT_BUILDINGS"
@@ -224,8 +268,7 @@ class CouncilMapAlgorithm(QgsProcessingAlgorithm):
         zone = open_layer(self.ZONE, "Analysis zone")
         zone_attributes = self._zone_attributes(zone)
         title = (self.parameterAsString(parameters, self.TITLE, context).strip()
-                 or zone_attributes.pop("title", "") or zone.metadata().title() or DEFAULT_TITLE)
-        zone_attributes.pop("title", None)
+                 or default_title(zone_attributes, self.recipes[self.ZONE].metadata_title))
         map_styles.apply_zone_style(zone, "Analysis zone")
 
         buildings = open_layer(self.RESULT_BUILDINGS, "Buildings in the zone")
@@ -268,7 +311,7 @@ class CouncilMapAlgorithm(QgsProcessingAlgorithm):
             "imis_title": title,
             "imis_municipality": self._municipality(city),
             "imis_parameters": (self.parameterAsString(parameters, self.PARAMETERS_TEXT, context).strip()
-                                or "; ".join(f"{_humanize(k)}: {v}" for k, v in zone_attributes.items())),
+                                or parameters_text(zone_attributes)),
             "imis_data_source": data_source,
             "imis_crs": map_crs.description(),
             "imis_date": datetime.date.today().isoformat(),
@@ -315,7 +358,7 @@ class CouncilMapAlgorithm(QgsProcessingAlgorithm):
                     continue
                 if isinstance(value, float) and value.is_integer():
                     value = int(value)
-                values[field.lower() if field.lower() == "title" else field] = value
+                values[field.lower()] = value
             return values
         return {}
 

@@ -21,6 +21,7 @@ class LayerRecipe:
     source: str
     provider: str
     copy: bool  # True: read the features through the feature source; False: open `source` anew
+    metadata_title: str = ""
 
     @classmethod
     def describe(cls, algorithm, parameters, name, context):
@@ -32,7 +33,7 @@ class LayerRecipe:
         restricted = isinstance(value, QgsProcessingFeatureSourceDefinition) and (
             value.selectedFeaturesOnly or value.featureLimit not in (-1, None))
         copy = restricted or layer.providerType() != "postgres"
-        return cls(name, layer.name(), layer.source(), layer.providerType(), copy)
+        return cls(name, layer.name(), layer.source(), layer.providerType(), copy, layer.metadata().title())
 
     def open(self, algorithm, parameters, context, feedback, title, subset=""):
         """Worker thread: a new layer only this thread uses; `subset` is an extra filter."""

@@ -242,13 +242,13 @@ def portrait(project):
     layout.pageCollection().page(0).setPageSize("A4", QgsLayoutItemPage.Portrait)
     header(layout, 210)
     rule(layout, "header_rule", (8, 24, 194, 0.6))
-    mp = map_item(layout, (8, 28, 194, 146))
+    mp = map_item(layout, (8, 28, 194, 136))
     north_arrow(layout, mp, (191, 30, 9, 14))
-    scale_bar(layout, mp, 10, 172)
-    legend(layout, mp, (8, 177, 92, 62))
-    label(layout, "containments_heading", "Containments in the zone by type", (106, 177, 96, 5), 8.5, bold=True,
+    scale_bar(layout, mp, 10, 162)
+    legend(layout, mp, (8, 167, 94, 72))
+    label(layout, "containments_heading", "Containments in the zone by type", (106, 167, 96, 5), 8.5, bold=True,
           color=ACCENT)
-    table(layout, "containments_table", (106, 182.5, 96, 50), ["Containment Type", "Containments"], CONTAINMENT_ROWS)
+    table(layout, "containments_table", (106, 172.5, 96, 60), ["Containment Type", "Containments"], CONTAINMENT_ROWS)
     label(layout, "page_note", "[% coalesce(attribute(@atlas_feature, 'page_note'), '') %]",
           (106, 233.5, 96, 6), 7, italic=True, color=GREY, valign=Qt.AlignBottom)
     label(layout, "buildings_heading", "Buildings in the zone by structure type and toilet connection",

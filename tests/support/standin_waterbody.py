@@ -60,11 +60,12 @@ def run(gpkg, distance=100.0):
     sanitation = {f["id"]: (f["sanitation_system"], bool(f["map_display"])) for f in _rows(gpkg, "sanitation_systems")}
     ctypes = {f["id"]: f["type"] for f in _rows(gpkg, "containment_types")}
 
-    zone_layer = _memory("MultiPolygon?crs=EPSG:4326", "zone", [("analysis", QVariant.String),
-                                                               ("distance_m", QVariant.Double)])
+    zone_layer = _memory("MultiPolygon?crs=EPSG:4326", "zone", [("distance_m", QVariant.Double),
+                                                               ("method", QVariant.String),
+                                                               ("waterbodies", QVariant.Int)])
     feature = QgsFeature(zone_layer.fields())
     feature.setGeometry(zone)
-    feature.setAttributes(["Buildings and containments near rivers", float(distance)])
+    feature.setAttributes([float(distance), "exact distance (zone drawn for display)", len(rivers)])
     zone_layer.dataProvider().addFeature(feature)
 
     buildings = _memory("MultiPolygon?crs=EPSG:4326", "buildings",
