@@ -16,8 +16,10 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, Qgs
                        QgsProcessing, QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingOutputNumber,
                        QgsProcessingParameterBoolean, QgsProcessingParameterEnum, QgsProcessingParameterField,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterString, QgsProject, QgsRectangle, QgsSpatialIndex, QgsWkbTypes)
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
+                       QgsProcessingParameterNumber,
+                       QgsProcessingParameterString, QgsProject, QgsRectangle, QgsSpatialIndex, QgsVectorLayer,
+                       QgsWkbTypes)
 
 from ..imis_plugin.layers import RIVER
 from . import council_layout, map_styles
@@ -106,11 +108,11 @@ class CouncilMapAlgorithm(QgsProcessingAlgorithm):
     OUTPUT_PNG = "OUTPUT_PNG"
     PAGES = "PAGES"
 
+    WATER_KINDS = (QgsWkbTypes.PolygonGeometry, QgsWkbTypes.LineGeometry)
     LAYERS = {  # parameter: (allowed geometry types, description for messages)
         ZONE: ((QgsWkbTypes.PolygonGeometry,), "analysis zone"),
         RESULT_BUILDINGS: ((QgsWkbTypes.PolygonGeometry,), "buildings in the zone"),
         RESULT_CONTAINMENTS: ((QgsWkbTypes.PointGeometry,), "containments in the zone"),
-        WATERBODIES: ((QgsWkbTypes.PolygonGeometry, QgsWkbTypes.LineGeometry), "water bodies"),
         ROADS: ((QgsWkbTypes.LineGeometry,), "roads"),
         WARDS: ((QgsWkbTypes.PolygonGeometry,), "wards"),
         CITY: ((QgsWkbTypes.PolygonGeometry,), "city boundary"),
@@ -176,8 +178,9 @@ class CouncilMapAlgorithm(QgsProcessingAlgorithm):
             self.SUMMARY, "Summary table: buildings by structure type", [table]))
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.CONTAINMENT_SUMMARY, "Summary table: containments by type", [table], optional=True))
-        self.addParameter(QgsProcessingParameterFeatureSource(
-            self.WATERBODIES, "Water bodies (IMIS waterbodys)", [polygon, line], optional=True))
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            self.WATERBODIES, "Water bodies (one or more layers, e.g. Rivers and Ponds)", QgsProcessing.TypeVector,
+            optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(self.ROADS, "Roads", [line], optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(self.WARDS, "Wards", [polygon], optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
@@ -208,26 +211,31 @@ class CouncilMapAlgorithm(QgsProcessingAlgorithm):
                                                                 "PNG images (*.png)", optional=True))
         self.addOutput(QgsProcessingOutputNumber(self.PAGES, "Pages in the PDF"))
 
-    # Main thread: look at the inputs (no features read), note how to reopen them.
+    # Main thread: check the inputs and take thread-safe snapshots of them (no features read).
     def prepareAlgorithm(self, parameters, context, feedback):
         self.recipes = {}
         for name, (allowed, what) in self.LAYERS.items():
-            layer = self.parameterAsVectorLayer(parameters, name, context)
-            if layer is None:
+            recipe = LayerRecipe.describe(self, parameters, name, context)
+            if recipe is None:
                 if not self.parameterDefinition(name).flags() & self.parameterDefinition(name).FlagOptional:
                     raise QgsProcessingException(f"The {what} layer is missing or could not be opened.")
                 continue
-            if layer.geometryType() not in allowed:
-                kinds = " or ".join(QgsWkbTypes.geometryDisplayString(k).lower() for k in allowed)
-                raise QgsProcessingException(
-                    f"The {what} layer '{layer.name()}' has {QgsWkbTypes.geometryDisplayString(layer.geometryType()).lower()} "
-                    f"geometries; it must have {kinds} geometries.")
-            self.recipes[name] = LayerRecipe.describe(self, parameters, name, context)
+            self._check_geometry(recipe, allowed, what)
+            self.recipes[name] = recipe
+        self.water = []
+        for layer in self.parameterAsLayerList(parameters, self.WATERBODIES, context):
+            if not isinstance(layer, QgsVectorLayer):
+                raise QgsProcessingException(f"The water body layer '{layer.name()}' is not a vector layer.")
+            recipe = LayerRecipe(layer)
+            self._check_geometry(recipe, self.WATER_KINDS, "water body")
+            self.water.append(recipe)
+        self.tables = {}
         for name, what in ((self.SUMMARY, "buildings summary"), (self.CONTAINMENT_SUMMARY, "containments summary")):
-            layer = self.parameterAsVectorLayer(parameters, name, context)
-            if layer is not None and layer.fields().count() < 2:
+            recipe = LayerRecipe.describe(self, parameters, name, context)
+            if recipe is not None and recipe.fields.count() < 2:
                 raise QgsProcessingException(
-                    f"The {what} table '{layer.name()}' must have a label column and at least one count column.")
+                    f"The {what} table '{recipe.name}' must have a label column and at least one count column.")
+            self.tables[name] = recipe
         if self.parameterAsBoolean(parameters, self.ATLAS_BY_WARD, context) and self.WARDS not in self.recipes:
             raise QgsProcessingException("'One page per ward' needs the wards layer.")
         if not (self._destination(parameters, self.OUTPUT_PDF, context)
@@ -237,6 +245,14 @@ class CouncilMapAlgorithm(QgsProcessingAlgorithm):
         if template and not os.path.isfile(template):
             raise QgsProcessingException(f"The layout template {template} does not exist.")
         return True
+
+    @staticmethod
+    def _check_geometry(recipe, allowed, what):
+        if recipe.geometry_type not in allowed:
+            kinds = " or ".join(QgsWkbTypes.geometryDisplayString(k).lower() for k in allowed)
+            has = QgsWkbTypes.geometryDisplayString(recipe.geometry_type).lower()
+            raise QgsProcessingException(
+                f"The {what} layer '{recipe.name}' has {has} geometries; it must have {kinds} geometries.")
 
     def _destination(self, parameters, name, context):
         value = parameters.get(name)
@@ -255,15 +271,13 @@ class CouncilMapAlgorithm(QgsProcessingAlgorithm):
         dpi = self.parameterAsInt(parameters, self.DPI, context)
         template = self.parameterAsFile(parameters, self.TEMPLATE, context) or None
 
-        buildings_table = self._table(parameters, self.SUMMARY, context)
-        containments_table = self._table(parameters, self.CONTAINMENT_SUMMARY, context)
+        buildings_table = self._table(self.tables[self.SUMMARY])
+        containments_table = self._table(self.tables[self.CONTAINMENT_SUMMARY])
         feedback.setProgress(5)
 
-        def open_layer(name, title, subset=""):
+        def open_layer(name, title):
             recipe = self.recipes.get(name)
-            if recipe is None:
-                return None
-            return recipe.open(self, parameters, context, feedback, title, subset)
+            return None if recipe is None else recipe.open(feedback, title)
 
         zone = open_layer(self.ZONE, "Analysis zone")
         zone_attributes = self._zone_attributes(zone)
@@ -284,7 +298,7 @@ class CouncilMapAlgorithm(QgsProcessingAlgorithm):
         if feedback.isCanceled():
             return {}
 
-        water = self._water_layers(open_layer)
+        water = self._water_layers(feedback)
         roads = open_layer(self.ROADS, "Roads")
         if roads is not None:
             map_styles.apply_imis_style(roads, "roads")
@@ -297,11 +311,11 @@ class CouncilMapAlgorithm(QgsProcessingAlgorithm):
         feedback.setProgress(15)
 
         layers = [lyr for lyr in [containments, buildings, wards, roads] + water + [zone, city] if lyr is not None]
-        extent = self._extent_4326(zone, buildings, containments)
+        extent = self._overview_extent(zone, buildings, containments, city)
         map_crs = utm_crs(extent.center().x(), extent.center().y())
         pages = [council_layout.Page("", QgsGeometry.fromRect(extent), file_stem=self._stem(png_path))]
         if atlas:
-            pages += self._ward_pages(parameters, context, wards, buildings, containments, png_path, feedback)
+            pages += self._ward_pages(buildings, containments, png_path, feedback)
         if feedback.isCanceled():
             return {}
 
@@ -314,6 +328,7 @@ class CouncilMapAlgorithm(QgsProcessingAlgorithm):
                                 or parameters_text(zone_attributes)),
             "imis_data_source": data_source,
             "imis_crs": map_crs.description(),
+            "imis_table_note": self._table_note(buildings_table, buildings),
             "imis_date": datetime.date.today().isoformat(),
         }
         content = council_layout.MapContent(layers, pages, WGS84, map_crs, buildings_table, containments_table,
@@ -340,14 +355,25 @@ class CouncilMapAlgorithm(QgsProcessingAlgorithm):
             results[self.OUTPUT_PNG] = png_path
         return results
 
-    def _table(self, parameters, name, context):
-        source = self.parameterAsSource(parameters, name, context)
-        if source is None:
+    @staticmethod
+    def _table(recipe):
+        if recipe is None:
             return None
-        headers = source.fields().names()
-        rows = [feature.attributes() for feature in source.getFeatures()]
-        return council_layout.Table(headers, [[None if v is None or str(v) == "NULL" else v for v in row]
-                                              for row in rows])
+        rows = [[None if v is None or str(v) == "NULL" else v for v in feature.attributes()]
+                for feature in recipe.features()]
+        return council_layout.Table(recipe.fields.names(), rows)
+
+    @staticmethod
+    def _table_note(table, buildings):
+        """Why the table's total can be smaller than the number of buildings on the map."""
+        total = next((row for row in table.rows if str(row[0]).strip() == council_layout.TOTAL_LABEL), None)
+        if total is None or len(total) < 2 or not isinstance(total[1], (int, float)):
+            return ""
+        shown = buildings.featureCount()
+        if shown <= total[1]:
+            return ""
+        return (f"The table counts {int(total[1]):,} of the {shown:,} buildings in the zone: as in IMIS, buildings "
+                "with no sanitation system recorded, or with one IMIS does not show on its map, are left out.")
 
     @staticmethod
     def _zone_attributes(zone):
@@ -369,20 +395,23 @@ class CouncilMapAlgorithm(QgsProcessingAlgorithm):
                 return field.name()
         return ""
 
-    def _water_layers(self, open_layer):
-        recipe = self.recipes.get(self.WATERBODIES)
-        if recipe is None:
-            return []
-        probe = open_layer(self.WATERBODIES, "Water bodies")
-        if probe.fields().lookupField("type") < 0:
-            map_styles.apply_imis_style(probe, "rivers", "Water bodies")
-            return [probe]
-        # One IMIS waterbodys table: rivers and other water bodies get their own styles and legend lines.
+    def _water_layers(self, feedback):
+        """Each water body layer with its IMIS style. An IMIS waterbodys table holding rivers and
+        other water bodies is drawn as two layers, each with its own style and legend line."""
         layers = []
-        for key, subset in (("rivers", RIVER), ("ponds", f"NOT ({RIVER})")):
-            layer = open_layer(self.WATERBODIES, key, subset)
-            if layer.featureCount() != 0:
-                map_styles.apply_imis_style(layer, key)
+        for recipe in self.water:
+            if recipe.imis_key in ("rivers", "ponds"):
+                parts = [(recipe.imis_key, "")]
+            elif recipe.fields.lookupField("type") >= 0:
+                parts = [("rivers", RIVER), ("ponds", f"NOT ({RIVER})")]
+            else:
+                parts = [("rivers", "")]
+            for key, subset in parts:
+                title = map_styles.SPECS[key].title if subset or recipe.imis_key else recipe.name
+                layer = recipe.open(feedback, title, subset)
+                if subset and layer.featureCount() == 0:
+                    continue
+                map_styles.apply_imis_style(layer, key, title)
                 layers.append(layer)
         return layers
 
@@ -395,21 +424,34 @@ class CouncilMapAlgorithm(QgsProcessingAlgorithm):
                 continue
             transform = QgsCoordinateTransform(layer.crs(), WGS84, QgsProject())
             extent.combineExtentWith(transform.transformBoundingBox(layer.extent()))
-        if extent.isEmpty() or extent.isNull():
-            raise QgsProcessingException("The analysis zone is empty: there is nothing to map.")
+        return None if extent.isEmpty() or extent.isNull() else extent
+
+    def _overview_extent(self, zone, buildings, containments, city):
+        """The whole-zone page: the zone within the town (a river's zone may run far beyond
+        it), and always every building and containment of the result."""
+        zone_extent = self._extent_4326(zone)
+        results = self._extent_4326(buildings, containments)
+        town = self._extent_4326(city)
+        if zone_extent is None and results is None:
+            raise QgsProcessingException("The analysis zone and its results are empty: there is nothing to map.")
+        extent = zone_extent or results
+        if zone_extent is not None and town is not None and town.intersects(zone_extent):
+            extent = town.intersect(zone_extent)
+        if results is not None:
+            extent.combineExtentWith(results)
         return extent
 
     @staticmethod
     def _stem(png_path):
         return os.path.splitext(os.path.basename(png_path))[0] if png_path else "council_map"
 
-    def _ward_pages(self, parameters, context, wards, buildings, containments, png_path, feedback):
+    def _ward_pages(self, buildings, containments, png_path, feedback):
         """One page per ward of the WARDS input (its selection, if 'selected features only')."""
-        source = self.parameterAsSource(parameters, self.WARDS, context)
-        to_wgs = QgsCoordinateTransform(source.sourceCrs(), WGS84, QgsProject())
-        label_field = "ward" if source.fields().lookupField("ward") >= 0 else None
+        recipe = self.recipes[self.WARDS]
+        to_wgs = QgsCoordinateTransform(recipe.crs, WGS84, QgsProject())
+        label_field = "ward" if recipe.fields.lookupField("ward") >= 0 else None
         wards_geom, index = {}, QgsSpatialIndex()
-        for feature in source.getFeatures():
+        for feature in recipe.features(feedback):
             geometry = QgsGeometry(feature.geometry())
             if geometry.isEmpty():
                 continue
@@ -465,8 +507,9 @@ class CouncilMapAlgorithm(QgsProcessingAlgorithm):
 
     def _data_source(self):
         described = []
-        for name in (self.WATERBODIES, self.ROADS, self.WARDS, self.CITY, self.RESULT_BUILDINGS):
-            recipe = self.recipes.get(name)
+        recipes = self.water + [self.recipes.get(n) for n in (self.ROADS, self.WARDS, self.CITY,
+                                                                   self.RESULT_BUILDINGS)]
+        for recipe in recipes:
             if recipe is not None and recipe.provider != "memory":
                 text = recipe.describe_source()
                 if text not in described:

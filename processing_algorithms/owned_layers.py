@@ -1,27 +1,41 @@
 """Layers an algorithm's worker thread owns, made from the user's layers without touching them.
 
 A Processing algorithm that renders maps in the background must not draw the project's
-layers (they belong to the main thread). `LayerRecipe.describe` runs in the main thread
-(prepareAlgorithm) and notes how to open a layer again; `LayerRecipe.open` runs in the
-worker thread and either opens the same data source anew (files, PostGIS: cheap, and the
-renderer keeps using the provider's spatial index) or, for memory layers and selections,
-copies the features it reads through Processing's thread-safe feature source.
+layers: they belong to the main thread. `LayerRecipe.describe` runs in the main thread
+(prepareAlgorithm): it notes how to open the layer again and takes a feature source, QGIS's
+thread-safe snapshot of a layer's data. `LayerRecipe.open` runs in the worker thread and
+either opens the same PostGIS table anew (the server then filters and uses its spatial index
+for each page) or copies the snapshot's features into a memory layer with a spatial index.
+Files are copied rather than reopened: a second connection to a GeoPackage the user has open
+fails with "unable to open database file" once filters are involved (seen with QGIS 3.22 and
+GDAL 3.6), and memory layers and selections cannot be reopened at all.
 """
 import os
-from dataclasses import dataclass
 
 from qgis.core import (QgsDataSourceUri, QgsFeatureRequest, QgsFeatureSink, QgsProcessingException,
-                       QgsProcessingFeatureSourceDefinition, QgsVectorLayer, QgsWkbTypes)
+                       QgsProcessingFeatureSourceDefinition, QgsVectorLayer, QgsVectorLayerFeatureSource,
+                       QgsWkbTypes)
+
+from ..imis_plugin.layers import KEY_PROPERTY
+
+BATCH = 5000
 
 
-@dataclass(frozen=True)
 class LayerRecipe:
-    parameter: str
-    name: str
-    source: str
-    provider: str
-    copy: bool  # True: read the features through the feature source; False: open `source` anew
-    metadata_title: str = ""
+    def __init__(self, layer, selected_only=False):
+        """Main thread only."""
+        self.name = layer.name()
+        self.source = layer.source()
+        self.provider = layer.providerType()
+        self.imis_key = layer.customProperty(KEY_PROPERTY) or ""
+        self.metadata_title = layer.metadata().title()
+        self.fields = layer.fields()
+        self.crs = layer.crs()
+        self.wkb_type = layer.wkbType()
+        self.geometry_type = layer.geometryType()
+        self.selected = set(layer.selectedFeatureIds()) if selected_only else None
+        self.copy = self.selected is not None or self.provider != "postgres"
+        self.snapshot = QgsVectorLayerFeatureSource(layer)
 
     @classmethod
     def describe(cls, algorithm, parameters, name, context):
@@ -30,15 +44,25 @@ class LayerRecipe:
         if layer is None:
             return None
         value = parameters.get(name)
-        restricted = isinstance(value, QgsProcessingFeatureSourceDefinition) and (
-            value.selectedFeaturesOnly or value.featureLimit not in (-1, None))
-        copy = restricted or layer.providerType() != "postgres"
-        return cls(name, layer.name(), layer.source(), layer.providerType(), copy, layer.metadata().title())
+        selected_only = isinstance(value, QgsProcessingFeatureSourceDefinition) and value.selectedFeaturesOnly
+        return cls(layer, selected_only)
 
-    def open(self, algorithm, parameters, context, feedback, title, subset=""):
+    def features(self, feedback=None, request=None):
+        """Worker thread: the snapshot's features (only the selection, if that was asked for)."""
+        request = QgsFeatureRequest(request) if request is not None else QgsFeatureRequest()
+        # A map draws what is there: an invalid footprint is drawn as stored, not a reason to stop.
+        request.setInvalidGeometryCheck(QgsFeatureRequest.GeometryNoCheck)
+        if self.selected is not None:
+            request.setFilterFids(list(self.selected))
+        for feature in self.snapshot.getFeatures(request):
+            if feedback is not None and feedback.isCanceled():
+                return
+            yield feature
+
+    def open(self, feedback, title, subset=""):
         """Worker thread: a new layer only this thread uses; `subset` is an extra filter."""
         if self.copy:
-            layer = self._copy(algorithm, parameters, context, feedback, title)
+            layer = self._copy(feedback, title)
         else:
             layer = QgsVectorLayer(self.source, title, self.provider)
             if not layer.isValid():
@@ -51,29 +75,18 @@ class LayerRecipe:
                 raise QgsProcessingException(f"{self.name}: the filter {subset} could not be applied.")
         return layer
 
-    def _copy(self, algorithm, parameters, context, feedback, title):
-        source = algorithm.parameterAsSource(parameters, self.parameter, context)
-        if source is None:
-            raise QgsProcessingException(f"{self.name}: the layer could not be read.")
-        geometry = QgsWkbTypes.displayString(source.wkbType())
-        crs = source.sourceCrs().authid() or ""
-        layer = QgsVectorLayer(f"{geometry}?crs={crs}" if crs else geometry, title, "memory")
-        if not crs:
-            layer.setCrs(source.sourceCrs())
+    def _copy(self, feedback, title):
+        layer = QgsVectorLayer(QgsWkbTypes.displayString(self.wkb_type), title, "memory")
+        layer.setCrs(self.crs)
         provider = layer.dataProvider()
-        provider.addAttributes(source.fields().toList())
+        provider.addAttributes(self.fields.toList())
         layer.updateFields()
-        total = source.featureCount()
         batch = []
-        for i, feature in enumerate(source.getFeatures(QgsFeatureRequest())):
-            if feedback.isCanceled():
-                break
+        for feature in self.features(feedback):
             batch.append(feature)
-            if len(batch) == 5000:
+            if len(batch) == BATCH:
                 provider.addFeatures(batch, QgsFeatureSink.FastInsert)
                 batch = []
-                if total > 0:
-                    feedback.setProgressText(f"Reading {self.name}: {i + 1} of {total} features")
         provider.addFeatures(batch, QgsFeatureSink.FastInsert)
         provider.createSpatialIndex()
         return layer

@@ -32,6 +32,7 @@ PLACEHOLDERS = {
     "imis_municipality": "Name of the municipality",
     "imis_parameters": "Analysis parameters (filled in by the IMIS council map tool)",
     "imis_data_source": "IMIS database",
+    "imis_table_note": "",
 }
 
 
@@ -205,6 +206,10 @@ def header(layout, width):
           (8, 12.5, width - 16, 10), 17, bold=True)
 
 
+PARAMETERS_TEXT = ("[% CASE WHEN length(@imis_table_note) > 0 THEN @imis_table_note || '\n' ELSE '' END %]"
+                   "Analysis: [% @imis_parameters %]")
+
+
 def footer_text():
     return ("Data source: [% @imis_data_source %]   \u00b7   Map projection: [% @imis_crs %]   \u00b7   "
             "Map produced [% format_date(now(), 'd MMMM yyyy') %] with the IMIS plugin for QGIS")
@@ -222,8 +227,8 @@ def landscape(project):
     scale_bar(layout, mp, 10, 146)
     label(layout, "buildings_heading", "Buildings in the zone by structure type and toilet connection",
           (8, 151, 196, 5), 8.5, bold=True, color=ACCENT)
-    table(layout, "buildings_table", (8, 156.5, 196, 32.5), BUILDING_HEADERS, BUILDING_ROWS)
-    label(layout, "parameters", "Analysis: [% @imis_parameters %]", (8, 190.5, 196, 7), 6.5, color=GREY)
+    table(layout, "buildings_table", (8, 156.5, 196, 31.5), BUILDING_HEADERS, BUILDING_ROWS)
+    label(layout, "parameters", PARAMETERS_TEXT, (8, 189, 196, 9.5), 6.5, color=GREY)
     legend(layout, mp, (209, 27, 80, 70))
     label(layout, "containments_heading", "Containments in the zone by type", (209, 100, 80, 5), 8.5, bold=True,
           color=ACCENT)
@@ -253,8 +258,8 @@ def portrait(project):
           (106, 233.5, 96, 6), 7, italic=True, color=GREY, valign=Qt.AlignBottom)
     label(layout, "buildings_heading", "Buildings in the zone by structure type and toilet connection",
           (8, 242, 194, 5), 8.5, bold=True, color=ACCENT)
-    table(layout, "buildings_table", (8, 247.5, 194, 31), BUILDING_HEADERS, BUILDING_ROWS)
-    label(layout, "parameters", "Analysis: [% @imis_parameters %]", (8, 280, 194, 7), 6.5, color=GREY)
+    table(layout, "buildings_table", (8, 247.5, 194, 30), BUILDING_HEADERS, BUILDING_ROWS)
+    label(layout, "parameters", PARAMETERS_TEXT, (8, 278.5, 194, 9), 6.5, color=GREY)
     rule(layout, "footer_rule", (8, 288, 194, 0.25), QColor("#9a9a9a"))
     label(layout, "footer", footer_text(), (8, 289.5, 194, 4.5), 6.5, color=GREY)
     return layout
