@@ -132,6 +132,9 @@ def imis_package():
     return imis
 
 
+_PROVIDERS_KEPT_ALIVE = []
+
+
 @pytest.fixture
 def imis_provider(qgis_app, qgis_processing, imis_package):
     """The imis Processing provider registered in the session's QGIS (as initProcessing does)."""
@@ -144,6 +147,9 @@ def imis_provider(qgis_app, qgis_processing, imis_package):
 
         provider = ImisProvider()
         registry.addProvider(provider)
+        # The registry does not keep the Python object alive: without this reference the
+        # provider's Python half is collected after the first test and its algorithms vanish.
+        _PROVIDERS_KEPT_ALIVE.append(provider)
     return provider
 
 
