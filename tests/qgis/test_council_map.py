@@ -299,3 +299,26 @@ def test_template_is_shipped_and_opens_in_the_layout_manager(qgis_app, imis_pack
             assert layout.itemById(item_id) is not None, (name, item_id)
         map_item = layout.itemById("map")
         assert map_item.rect().height() > 0 and map_item.extent().width() > 0
+
+
+def test_postgis_base_layers_are_reopened_in_the_worker(imis_provider, analysis, sample_db, clean_project,
+                                                        output_dir):
+    from qgis.core import QgsDataSourceUri
+
+    from imis.imis_plugin.layers import KEY_PROPERTY, MAP_LAYERS, _postgis_layer
+
+    base = {}
+    for spec in MAP_LAYERS:
+        layer = _postgis_layer(spec, QgsDataSourceUri(sample_db.uri))
+        assert layer.isValid(), spec.key
+        layer.setCustomProperty(KEY_PROPERTY, spec.key)
+        clean_project.addMapLayer(layer)
+        base[spec.key] = layer
+    result = run_map(map_parameters(analysis, base, output_dir, "council_map_postgis", OUTPUT_PNG=None))
+    text = subprocess.run(["pdftotext", result["OUTPUT_PDF"], "-"], check=True, capture_output=True,
+                          text=True).stdout
+    wards = sample_db.query("SELECT ward FROM layer_info.wards WHERE deleted_at IS NULL ORDER BY ward")
+    for (ward,) in wards:
+        assert f"Ward {ward}" in text  # ward labels drawn from the reopened PostGIS layer
+    (dbname,), = sample_db.query("SELECT current_database()")
+    assert f"Data source: IMIS database {dbname}" in text
