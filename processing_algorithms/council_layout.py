@@ -10,8 +10,9 @@ ITEM IDS the code fills (a planner may move, restyle or delete any of them in th
   containments_table   frame of the manual table "containments by type"
   containments_heading heading of that table (hidden when there is no containment table)
   page_note            label using the atlas page's page_note
-  parameters, footer   labels using @imis_parameters, @imis_data_source, @imis_crs
-Layout variables: imis_title, imis_municipality, imis_parameters, imis_data_source, imis_crs.
+  parameters, footer   labels using @imis_table_note, @imis_parameters, @imis_data_source, @imis_crs
+Layout variables: imis_title, imis_municipality, imis_parameters, imis_data_source, imis_crs,
+imis_table_note, imis_date.
 
 Every page is an atlas page of a small coverage layer made here: one feature for the whole
 zone, or one per ward. Layout objects are created, used and deleted in one thread.
@@ -20,12 +21,13 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from qgis.core import (QgsCoordinateTransform, QgsExpressionContextUtils, QgsFeature, QgsField, QgsFields, QgsFillSymbol, QgsGeometry, QgsInvertedPolygonRenderer,
-                       QgsLayoutExporter, QgsLayoutFrame, QgsLayoutItemLabel, QgsLayoutItemLegend,
-                       QgsLayoutItemManualTable, QgsLayoutItemMap,
-                       QgsLayoutItemPage, QgsLayoutItemScaleBar, QgsLayoutPoint, QgsLayoutSize,
-                       QgsLayoutTableColumn, QgsLayoutUtils, QgsLegendStyle, QgsPrintLayout, QgsProcessingException, QgsReadWriteContext,
-                       QgsRenderContext, QgsRuleBasedRenderer, QgsScaleBarSettings, QgsTableCell, QgsUnitTypes, QgsVectorLayer)
+from qgis.core import (QgsCoordinateTransform, QgsExpressionContextUtils, QgsFeature, QgsField, QgsFields,
+                       QgsFillSymbol, QgsGeometry, QgsInvertedPolygonRenderer, QgsLayoutExporter, QgsLayoutFrame,
+                       QgsLayoutItemLabel, QgsLayoutItemLegend, QgsLayoutItemManualTable, QgsLayoutItemMap,
+                       QgsLayoutItemPage, QgsLayoutItemScaleBar, QgsLayoutPoint, QgsLayoutSize, QgsLayoutTableColumn,
+                       QgsLayoutUtils, QgsLegendStyle, QgsPrintLayout, QgsProcessingException, QgsReadWriteContext,
+                       QgsRenderContext, QgsRuleBasedRenderer, QgsScaleBarSettings, QgsTableCell, QgsUnitTypes,
+                       QgsVectorLayer)
 from qgis.PyQt.QtCore import QRectF, QSize, QSizeF, QVariant, Qt
 from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtXml import QDomDocument

@@ -3,10 +3,10 @@
 Threading: QGIS's own "Export print layout as PDF" (native:printlayouttopdf) declares
 FlagNoThreading because it exports a layout of the user's project, whose layers and layouts
 belong to the main thread; the QGIS window is blocked while it renders. This algorithm keeps
-the default (background) flags instead: prepareAlgorithm (main thread) only notes how to
-reopen each input layer; processAlgorithm (worker thread) opens its own copies, builds its own
-QgsProject and QgsPrintLayout from the template and exports them. No object the user's
-project owns is drawn, styled or changed.
+the default (background) flags instead: prepareAlgorithm (main thread) checks the inputs and
+takes thread-safe feature-source snapshots of them (owned_layers.py); processAlgorithm (worker
+thread) makes its own layers from them, builds its own QgsProject and QgsPrintLayout from the
+template and exports them. No object the user's project owns is drawn, styled or changed.
 """
 import datetime
 import math
@@ -17,9 +17,8 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, Qgs
                        QgsProcessingParameterBoolean, QgsProcessingParameterEnum, QgsProcessingParameterField,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
-                       QgsProcessingParameterNumber,
-                       QgsProcessingParameterString, QgsProject, QgsRectangle, QgsSpatialIndex, QgsVectorLayer,
-                       QgsWkbTypes)
+                       QgsProcessingParameterNumber, QgsProcessingParameterString, QgsProject, QgsRectangle,
+                       QgsSpatialIndex, QgsVectorLayer, QgsWkbTypes)
 
 from ..imis_plugin.layers import RIVER
 from . import council_layout, map_styles
@@ -142,11 +141,15 @@ class CouncilMapAlgorithm(QgsProcessingAlgorithm):
             "The base layers are the IMIS layers (from the IMIS database or GeoPackage); each is drawn with "
             "the same style as <i>Load IMIS layers</i> uses. The municipality's name comes from the "
             "<i>name</i> field of the city boundary layer.</p>"
-            "<p><b>Title</b>: left empty, it is taken from the analysis zone layer (its <i>title</i> field "
-            "or metadata title). <b>Analysis parameters</b>: left empty, they are taken from the other "
-            "fields of the zone layer.</p>"
-            "<p><b>One page per ward</b>: the PDF gets one page per ward of the ward layer (use "
-            "'Selected features only' on the ward layer for some wards); each page notes how many of the "
+            "<p><b>Title</b>: left empty, it is taken from the analysis zone layer: its <i>title</i> field, "
+            "else its distance and water body fields (e.g. 'Buildings and containments within 100 m of water "
+            "bodies'), else its metadata title. <b>Analysis parameters</b>: left empty, they are taken from the "
+            "fields of the zone layer (distance, method, ...).</p>"
+            "<p><b>Paper</b>: A4 or A3, landscape or portrait; A3 is the A4 page enlarged, so the map shows "
+            "more detail.</p>"
+            "<p><b>One page per ward</b>: the PDF gets one page per ward of the ward layer (tick "
+            "'Selected features only' on the ward layer for some wards: all wards are still drawn); the "
+            "ward is outlined and the rest veiled; each page notes how many of the "
             "zone's buildings and containments lie in that ward, while the tables stay those of the whole "
             "zone. The PNG is then the whole-zone map, and one more PNG per ward is written beside it "
             "(<i>name</i>_ward_<i>N</i>.png).</p>"
@@ -277,7 +280,9 @@ class CouncilMapAlgorithm(QgsProcessingAlgorithm):
 
         def open_layer(name, title):
             recipe = self.recipes.get(name)
-            return None if recipe is None else recipe.open(feedback, title)
+            # A selection on a base layer (the wards for the pages) does not hide the rest of it.
+            base = name in (self.ROADS, self.WARDS, self.CITY)
+            return None if recipe is None else recipe.open(feedback, title, selection=not base)
 
         zone = open_layer(self.ZONE, "Analysis zone")
         zone_attributes = self._zone_attributes(zone)
@@ -408,7 +413,7 @@ class CouncilMapAlgorithm(QgsProcessingAlgorithm):
                 parts = [("rivers", "")]
             for key, subset in parts:
                 title = map_styles.SPECS[key].title if subset or recipe.imis_key else recipe.name
-                layer = recipe.open(feedback, title, subset)
+                layer = recipe.open(feedback, title, subset, selection=False)
                 if subset and layer.featureCount() == 0:
                     continue
                 map_styles.apply_imis_style(layer, key, title)

@@ -13,8 +13,8 @@ GDAL 3.6), and memory layers and selections cannot be reopened at all.
 import os
 
 from qgis.core import (QgsDataSourceUri, QgsFeatureRequest, QgsFeatureSink, QgsProcessingException,
-                       QgsProcessingFeatureSourceDefinition, QgsVectorLayer, QgsVectorLayerFeatureSource,
-                       QgsWkbTypes)
+                       QgsProcessingFeatureSourceDefinition, QgsProcessingUtils, QgsVectorLayer,
+                       QgsVectorLayerFeatureSource, QgsWkbTypes)
 
 from ..imis_plugin.layers import KEY_PROPERTY
 
@@ -40,29 +40,33 @@ class LayerRecipe:
     @classmethod
     def describe(cls, algorithm, parameters, name, context):
         """Main thread only. None when the optional parameter is not set."""
-        layer = algorithm.parameterAsVectorLayer(parameters, name, context)
-        if layer is None:
-            return None
         value = parameters.get(name)
-        selected_only = isinstance(value, QgsProcessingFeatureSourceDefinition) and value.selectedFeaturesOnly
-        return cls(layer, selected_only)
+        if isinstance(value, QgsProcessingFeatureSourceDefinition):
+            # parameterAsVectorLayer does not resolve a source definition ("selected features only").
+            layer = QgsProcessingUtils.mapLayerFromString(value.source.staticValue(), context)
+            if not isinstance(layer, QgsVectorLayer):
+                raise QgsProcessingException(f"The layer {value.source.staticValue()} could not be found.")
+            return cls(layer, value.selectedFeaturesOnly)
+        layer = algorithm.parameterAsVectorLayer(parameters, name, context)
+        return None if layer is None else cls(layer)
 
-    def features(self, feedback=None, request=None):
+    def features(self, feedback=None, request=None, selection=True):
         """Worker thread: the snapshot's features (only the selection, if that was asked for)."""
         request = QgsFeatureRequest(request) if request is not None else QgsFeatureRequest()
         # A map draws what is there: an invalid footprint is drawn as stored, not a reason to stop.
         request.setInvalidGeometryCheck(QgsFeatureRequest.GeometryNoCheck)
-        if self.selected is not None:
+        if selection and self.selected is not None:
             request.setFilterFids(list(self.selected))
         for feature in self.snapshot.getFeatures(request):
             if feedback is not None and feedback.isCanceled():
                 return
             yield feature
 
-    def open(self, feedback, title, subset=""):
-        """Worker thread: a new layer only this thread uses; `subset` is an extra filter."""
-        if self.copy:
-            layer = self._copy(feedback, title)
+    def open(self, feedback, title, subset="", selection=True):
+        """Worker thread: a new layer only this thread uses; `subset` is an extra filter;
+        `selection` False draws the whole layer even when only its selection was chosen."""
+        if self.copy and (self.provider != "postgres" or selection):
+            layer = self._copy(feedback, title, selection)
         else:
             layer = QgsVectorLayer(self.source, title, self.provider)
             if not layer.isValid():
@@ -75,14 +79,14 @@ class LayerRecipe:
                 raise QgsProcessingException(f"{self.name}: the filter {subset} could not be applied.")
         return layer
 
-    def _copy(self, feedback, title):
+    def _copy(self, feedback, title, selection):
         layer = QgsVectorLayer(QgsWkbTypes.displayString(self.wkb_type), title, "memory")
         layer.setCrs(self.crs)
         provider = layer.dataProvider()
         provider.addAttributes(self.fields.toList())
         layer.updateFields()
         batch = []
-        for feature in self.features(feedback):
+        for feature in self.features(feedback, selection=selection):
             batch.append(feature)
             if len(batch) == BATCH:
                 provider.addFeatures(batch, QgsFeatureSink.FastInsert)

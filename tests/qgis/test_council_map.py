@@ -322,3 +322,25 @@ def test_postgis_base_layers_are_reopened_in_the_worker(imis_provider, analysis,
         assert f"Ward {ward}" in text  # ward labels drawn from the reopened PostGIS layer
     (dbname,), = sample_db.query("SELECT current_database()")
     assert f"Data source: IMIS database {dbname}" in text
+
+
+def test_selected_wards_get_pages_and_all_wards_are_drawn(imis_provider, analysis, base_layers, output_dir):
+    from qgis.core import QgsProcessingFeatureSourceDefinition
+
+    wards = base_layers["wards"]
+    chosen = sorted(f["ward"] for f in wards.getFeatures())[:2]
+    wards.selectByExpression(f'"ward" IN ({", ".join(str(w) for w in chosen)})')
+    params = map_parameters(analysis, base_layers, output_dir, "council_some_wards", ATLAS_BY_WARD=True,
+                            OUTPUT_PNG=None,
+                            WARDS=QgsProcessingFeatureSourceDefinition(wards.id(), selectedFeaturesOnly=True))
+    feedback = Feedback()
+    try:
+        result = run_map(params, feedback)
+    except QgsProcessingException:
+        pytest.fail(f"{feedback.errors}")
+    assert pdf_info(result["OUTPUT_PDF"])[0] == 2
+    first_page = subprocess.run(["pdftotext", "-f", "1", "-l", "1", result["OUTPUT_PDF"], "-"], check=True,
+                                capture_output=True, text=True).stdout
+    assert f"Ward {chosen[0]}:" in first_page  # the page note
+    others = [f["ward"] for f in wards.getFeatures() if f["ward"] not in chosen]
+    assert any(f"Ward {w}" in first_page for w in others)  # neighbours still drawn and labelled
