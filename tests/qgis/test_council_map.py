@@ -17,6 +17,7 @@ from qgis.PyQt.QtGui import QImage
 
 MM_PER_PT = 25.4 / 72.0
 DISTANCE = 100.0
+_PROVIDER = []  # keeps a provider registered here alive
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +35,34 @@ def gpkg_without_wal(qgis_app):
 
 
 @pytest.fixture(scope="module")
-def analysis(qgis_app, imis_package, sample_gpkg, gpkg_without_wal):
-    """The water-body analysis of the sample town (all rivers, 100 m)."""
-    from tests.support import standin_waterbody
+def analysis(qgis_app, qgis_processing, imis_package, sample_gpkg, gpkg_without_wal):
+    """The water-body analysis of the sample town (all rivers, 100 m): imis:waterbodybuffer, or
+    until it is in the build, the stand-in computing the same outputs the plain way."""
+    registry = QgsApplication.processingRegistry()
+    if registry.providerById("imis") is None:
+        from imis.imis_plugin.provider import ImisProvider
 
-    return standin_waterbody.run(str(sample_gpkg), DISTANCE)
+        _PROVIDER.append(ImisProvider())
+        registry.addProvider(_PROVIDER[-1])
+    if registry.algorithmById("imis:waterbodybuffer") is None:
+        from tests.support import standin_waterbody
+
+        return standin_waterbody.run(str(sample_gpkg), DISTANCE)
+    import processing
+
+    from imis.imis_plugin.layers import load_imis_layers
+
+    project = QgsProject()
+    layers, problems = load_imis_layers(gpkg_path=str(sample_gpkg), project=project)
+    assert problems == []
+    out = processing.run("imis:waterbodybuffer", {
+        "WATERBODIES": layers["rivers"], "BUILDINGS": layers["buildings"], "CONTAINMENTS": layers["containments"],
+        "DISTANCE": DISTANCE, "OUTPUT_BUILDINGS": "TEMPORARY_OUTPUT", "OUTPUT_CONTAINMENTS": "TEMPORARY_OUTPUT",
+        "OUTPUT_ZONE": "TEMPORARY_OUTPUT", "OUTPUT_SUMMARY": "TEMPORARY_OUTPUT",
+        "OUTPUT_CONTAINMENT_SUMMARY": "TEMPORARY_OUTPUT"})
+    return {"zone": out["OUTPUT_ZONE"], "buildings": out["OUTPUT_BUILDINGS"],
+            "containments": out["OUTPUT_CONTAINMENTS"], "summary": out["OUTPUT_SUMMARY"],
+            "containment_summary": out["OUTPUT_CONTAINMENT_SUMMARY"]}
 
 
 @pytest.fixture
