@@ -112,7 +112,8 @@ def save_qgis_connection(name, uri):
     from qgis.core import QgsProviderRegistry
 
     md = QgsProviderRegistry.instance().providerMetadata("postgres")
-    md.saveConnection(md.createConnection(uri, {}), name)
+    # saveUsername: the server's role is not the OS user running the tests (no password is saved).
+    md.saveConnection(md.createConnection(uri, {"saveUsername": True}), name)
     return name
 
 

@@ -159,7 +159,7 @@ rows.append(case("sample town (3,000 buildings, GeoPackage), A4 PDF + PNG", base
 
 project.clear()
 md = QgsProviderRegistry.instance().providerMetadata("postgres")
-md.saveConnection(md.createConnection(PG_URI, {}), "bench")
+md.saveConnection(md.createConnection(PG_URI, {"saveUsername": True}), "bench")
 GPKG_FOR_STANDIN = GPKG
 base, problems = load_imis_layers(connection_name="bench", project=project)
 assert not problems, problems
