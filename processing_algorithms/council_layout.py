@@ -38,8 +38,10 @@ TEMPLATES = {"landscape": os.path.join(LAYOUT_DIR, "council_map_landscape.qpt"),
 # Templates are drawn on A4; A3 is A4 enlarged by sqrt(2): every box and every font grows by
 # that factor, so the page keeps its proportions and the map shows more detail at a larger scale.
 PAPER_SCALE = {"A4": 1.0, "A3": math.sqrt(2.0)}
-MAP_SCALES = [500, 1000, 1500, 2000, 2500, 5000, 7500, 10000, 15000, 20000, 25000, 30000, 40000, 50000,
-              75000, 100000, 150000, 200000, 250000, 300000, 400000, 500000, 750000, 1000000]
+# Round scales a page may take (the smallest that shows the whole page extent is used).
+MAP_SCALES = [500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 7500, 10000, 12500, 15000, 20000,
+              25000, 30000, 40000, 50000, 60000, 75000, 100000, 125000, 150000, 200000, 250000, 300000, 400000,
+              500000, 750000, 1000000]
 TOTAL_LABEL = "Total"
 MIN_FONT_PT = 4.5
 
