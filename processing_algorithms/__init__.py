@@ -4,4 +4,7 @@
 def algorithm_classes():
     """Algorithm classes the provider registers (imported lazily: no work at import time)."""
     classes = []
+    from .council_map import CouncilMapAlgorithm
+
+    classes.append(CouncilMapAlgorithm)
     return classes
