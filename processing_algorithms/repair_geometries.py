@@ -23,7 +23,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
-from .survey_inputs import describe_buildings_layer, selected_only
+from .survey_inputs import describe_buildings_layer, input_layer, selected_only
 
 DATABASE = "database transaction"
 BUFFER = "layer edit buffer"
@@ -133,7 +133,7 @@ class RepairGeometriesAlgorithm(QgsProcessingAlgorithm):
 
     # --- main thread: what the layer is and how to write ------------------------------------
     def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
+        layer = input_layer(self, parameters, self.INPUT, context)
         selected = selected_only(parameters, self.INPUT)
         self._source = describe_buildings_layer(layer, selected)
         self._bins = parse_bins(self.parameterAsString(parameters, self.BINS, context))

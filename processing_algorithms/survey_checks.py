@@ -20,7 +20,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QVariant
 
 from .survey_check_catalog import BY_CODE, CHECKS, CODES, help_table
-from .survey_inputs import describe_buildings_layer, selected_only
+from .survey_inputs import describe_buildings_layer, input_layer, selected_only
 
 # Thresholds: parameter name -> (label, default, key in the check queries, scale to SQL units)
 THRESHOLDS = {
@@ -145,7 +145,7 @@ class SurveyChecksAlgorithm(QgsProcessingAlgorithm):
 
     def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802
         # Main thread: read what the layer is; processAlgorithm never touches the layer.
-        layer = self.parameterAsVectorLayer(parameters, self.BUILDINGS, context)
+        layer = input_layer(self, parameters, self.BUILDINGS, context)
         self._source = describe_buildings_layer(layer, selected_only(parameters, self.BUILDINGS))
         if self._source.selected_only and not self._source.selected_bins:
             raise QgsProcessingException(

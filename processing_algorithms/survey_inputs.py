@@ -10,6 +10,7 @@ from qgis.core import (
     QgsFeatureRequest,
     QgsProcessingException,
     QgsProcessingFeatureSourceDefinition,
+    QgsProcessingUtils,
 )
 
 BUILDINGS_TABLE = ("building_info", "buildings")
@@ -31,6 +32,14 @@ class LayerSource:
 def selected_only(parameters, name):
     value = parameters.get(name)
     return isinstance(value, QgsProcessingFeatureSourceDefinition) and value.selectedFeaturesOnly
+
+
+def input_layer(algorithm, parameters, name, context):
+    """The vector layer behind a feature-source parameter, also when it is a source definition."""
+    value = parameters.get(name)
+    if isinstance(value, QgsProcessingFeatureSourceDefinition):
+        return QgsProcessingUtils.mapLayerFromString(value.source.staticValue(), context)
+    return algorithm.parameterAsVectorLayer(parameters, name, context)
 
 
 def describe_buildings_layer(layer, selected, bin_field="bin"):

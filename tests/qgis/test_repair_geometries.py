@@ -3,7 +3,13 @@ IMIS revisions, all-or-nothing, dry run, edit-buffer mode. Oracles in plain SQL.
 import processing
 import psycopg2
 import pytest
-from qgis.core import QgsDataSourceUri, QgsProcessingException, QgsProject, QgsVectorLayer
+from qgis.core import (
+    QgsDataSourceUri,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProject,
+    QgsVectorLayer,
+)
 
 from tests.qgis.survey_manifest import planted_bins
 
@@ -50,9 +56,33 @@ def invalid_bins(scratch_db):
     return bins
 
 
-def repair(layer, bins, dry_run=False):
-    return processing.run("imis:repairgeometries", {
-        "INPUT": layer, "BINS": ", ".join(bins), "DRY_RUN": dry_run, "OUTPUT": "memory:"})
+class Feedback(QgsProcessingFeedback):
+    """Keeps the messages the algorithm reports (Processing's exception only says it failed)."""
+
+    def __init__(self):
+        super().__init__()
+        self.errors, self.warnings = [], []
+
+    def reportError(self, error, fatalError=False):  # noqa: N802
+        self.errors.append(error)
+        super().reportError(error, fatalError)
+
+    def pushWarning(self, warning):  # noqa: N802
+        self.warnings.append(warning)
+        super().pushWarning(warning)
+
+
+def run_repair(params, feedback=None):
+    feedback = feedback or Feedback()
+    try:
+        return processing.run("imis:repairgeometries", params, feedback=feedback)
+    except QgsProcessingException as error:
+        raise QgsProcessingException(" | ".join(feedback.errors) or str(error)) from None
+
+
+def repair(layer, bins, dry_run=False, feedback=None):
+    return run_repair({"INPUT": layer, "BINS": ", ".join(bins), "DRY_RUN": dry_run, "OUTPUT": "memory:"},
+                      feedback)
 
 
 def test_repair_makes_footprints_valid_keeps_area_and_writes_revisions(
@@ -161,5 +191,51 @@ def test_refuses_without_imis_user_unknown_bins_or_no_choice(imis_provider, clea
     with pytest.raises(QgsProcessingException, match="B999998"):
         repair(layer, invalid_bins[:1] + ["B999998"], dry_run=True)
     with pytest.raises(QgsProcessingException, match="Choose the buildings"):
-        processing.run("imis:repairgeometries", {"INPUT": layer, "OUTPUT": "memory:"})
+        run_repair({"INPUT": layer, "OUTPUT": "memory:"})
     assert state(scratch_db, invalid_bins) == before
+
+
+def test_repair_rules_on_crafted_footprints(imis_provider, clean_project, scratch_db, imis_user):
+    """Repeated vertices dropped, overlapping parts unioned (area kept once), spikes dropped."""
+    bins = [r[0] for r in scratch_db.query(
+        "SELECT bin FROM building_info.buildings WHERE deleted_at IS NULL AND ST_IsValid(geom) "
+        "AND ST_NumGeometries(geom) = 1 AND NOT (bin = ANY(%s)) ORDER BY bin LIMIT 3",
+        (sorted(scratch_db.manifest["defect_bins"]),))]
+    repeated, parts, spike = bins
+    conn = psycopg2.connect(scratch_db.dsn)
+    with conn, conn.cursor() as cur:
+        # a repeated second vertex: valid for GEOS, but a survey artefact
+        cur.execute("UPDATE building_info.buildings SET geom = ST_Multi(ST_MakePolygon(ST_AddPoint("
+                    "ST_ExteriorRing(ST_GeometryN(geom, 1)), ST_PointN(ST_ExteriorRing(ST_GeometryN(geom, 1)), 2), 1)))"
+                    " WHERE bin = %s", (repeated,))
+        # the footprint plus a copy shifted by half its width: two overlapping parts
+        cur.execute("UPDATE building_info.buildings SET geom = ST_Collect(ST_GeometryN(geom, 1), ST_Translate("
+                    "ST_GeometryN(geom, 1), (ST_XMax(geom) - ST_XMin(geom)) / 2, 0)) WHERE bin = %s", (parts,))
+        # a spike: out to a far point and straight back along the same line
+        cur.execute("""UPDATE building_info.buildings SET geom = ST_Multi(ST_MakePolygon(ST_AddPoint(ST_AddPoint(
+                           ST_ExteriorRing(ST_GeometryN(geom, 1)),
+                           ST_Translate(ST_PointN(ST_ExteriorRing(ST_GeometryN(geom, 1)), 2), 0.0002, 0), 2),
+                           ST_PointN(ST_ExteriorRing(ST_GeometryN(geom, 1)), 2), 3))) WHERE bin = %s""", (spike,))
+    conn.close()
+    oracle = dict(scratch_db.query(
+        "SELECT bin, CASE WHEN bin = %s THEN ST_Area(ST_Union(ST_GeometryN(geom, 1), ST_GeometryN(geom, 2))::geography) "
+        "ELSE ST_Area(geom::geography) END FROM building_info.buildings WHERE bin = ANY(%s)", (parts, bins)))
+    assert scratch_db.query("SELECT bin, ST_IsValid(geom) FROM building_info.buildings WHERE bin = ANY(%s) "
+                            "ORDER BY bin", (bins,)) == sorted([(repeated, True), (parts, False), (spike, False)])
+    result = repair(buildings_layer(scratch_db), bins)
+    report = {f["bin"]: f for f in result["OUTPUT"].getFeatures()}
+    assert report[repeated]["vertices_removed"] == 1 and report[repeated]["status"] == "repaired"
+    assert report[parts]["parts_before"] == 2 and report[parts]["parts_after"] == 1
+    rows = dict((r[0], r[1:]) for r in scratch_db.query(
+        "SELECT bin, ST_IsValid(geom), ST_Area(geom::geography), ST_NPoints(geom), GeometryType(geom) "
+        "FROM building_info.buildings WHERE bin = ANY(%s)", (bins,)))
+    for bin_ in bins:
+        valid, area, _, gtype = rows[bin_]
+        assert valid and gtype == "MULTIPOLYGON"
+        assert area == pytest.approx(oracle[bin_], rel=0.001), bin_
+    assert rows[repeated][2] == 5  # the rectangle again
+    keys = {r[0]: r[1] for r in scratch_db.query(
+        "SELECT revisionable_id, array_agg(key ORDER BY key) FROM public.revisions WHERE revisionable_id = ANY(%s) "
+        "GROUP BY 1", (bins,))}
+    # The repeated vertex changed the outline only: estimated_area is the same value and gets no row.
+    assert "estimated_area" not in keys[repeated] and "geom" in keys[repeated]
