@@ -30,9 +30,9 @@ def postgis_buildings(db):
 
 
 def gpkg_buildings(path):
-    layer = QgsVectorLayer(f"{path}|layername=buildings", "Buildings", "ogr")
+    # The filter goes in the URI (docs/ARCHITECTURE.md, known platform traps).
+    layer = QgsVectorLayer(f'{path}|layername=buildings|subset="deleted_at" IS NULL', "Buildings", "ogr")
     assert layer.isValid()
-    layer.setSubsetString('"deleted_at" IS NULL')
     QgsProject.instance().addMapLayer(layer)
     return layer
 
