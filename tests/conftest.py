@@ -76,6 +76,8 @@ def sample_db(pg_server, sample_town):
 
     dsn = pg_server.create_db("imis_sample")
     write_postgis(sample_town, dsn)
+    # scratch_db copies this pristine template, which no session ever holds open.
+    pg_server.create_db("imis_template", template="imis_sample")
     return SampleDb(pg_server, "imis_sample", dsn, pg_server.qgis_uri("imis_sample"),
                     json.loads(json.dumps(sample_town.manifest)))
 
@@ -84,7 +86,7 @@ def sample_db(pg_server, sample_town):
 def scratch_db(pg_server, sample_db):
     """A private writable copy of the sample town database, dropped after the test."""
     name = "imis_scratch"
-    dsn = pg_server.create_db(name, template=sample_db.dbname)
+    dsn = pg_server.create_db(name, template="imis_template")
     yield SampleDb(pg_server, name, dsn, pg_server.qgis_uri(name), sample_db.manifest)
     import psycopg2
     from psycopg2 import sql

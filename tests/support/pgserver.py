@@ -19,36 +19,64 @@ def _as_server_user(cmd):
 
 
 class PgServer:
-    def __init__(self, port=55432):
+    def __init__(self, port=55432, directory=None, durable=False):
+        """A server in a new temporary directory, or kept in `directory` across runs (benchmarks)."""
         self.port = port
-        self.dir = tempfile.mkdtemp(prefix="imis-pg-")
+        self.persistent = directory is not None
+        # Tests trade durability for speed; benchmarks keep PostgreSQL's defaults so commit costs are real.
+        self.durable = durable
+        if directory is None:
+            self.dir = tempfile.mkdtemp(prefix="imis-pg-")
+        else:
+            self.dir = os.path.abspath(directory)
+            os.makedirs(self.dir, exist_ok=True)
         os.chmod(self.dir, 0o777)
         self.data = os.path.join(self.dir, "data")
         self.user = "postgres"
 
     def start(self):
+        if not os.path.exists(os.path.join(self.data, "PG_VERSION")):
+            self._initdb()
+        self._start()
+        return self
+
+    def _initdb(self):
         subprocess.run(
             _as_server_user([f"{PG_BIN}/initdb", "-D", self.data, "-U", self.user, "--auth=trust", "-E", "UTF8",
                              "--locale=C.UTF-8"]),
             check=True, stdout=subprocess.DEVNULL,
         )
+
+    def _start(self):
         options = (
             f"-c listen_addresses='' -c unix_socket_directories={self.dir} -p {self.port} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=512MB "
-            "-c work_mem=64MB -c maintenance_work_mem=256MB -c max_connections=50"
+            "-c shared_buffers=512MB -c work_mem=64MB -c maintenance_work_mem=256MB -c max_connections=50"
         )
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
             _as_server_user([f"{PG_BIN}/pg_ctl", "-D", self.data, "-o", options, "-l",
                              os.path.join(self.dir, "server.log"), "-w", "start"]),
             check=True, stdout=subprocess.DEVNULL,
         )
-        return self
 
     def stop(self):
         if os.path.exists(os.path.join(self.data, "postmaster.pid")):
-            subprocess.run(_as_server_user([f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop"]),
+            subprocess.run(_as_server_user([f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", "fast" if self.persistent else "immediate", "-w", "stop"]),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not self.persistent:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def database_exists(self, dbname):
+        import psycopg2
+
+        conn = psycopg2.connect(self.dsn())
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
+                return cur.fetchone() is not None
+        finally:
+            conn.close()
 
     def dsn(self, dbname="postgres"):
         return f"host={self.dir} port={self.port} user={self.user} dbname={dbname}"
