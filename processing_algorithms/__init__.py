@@ -3,5 +3,7 @@
 
 def algorithm_classes():
     """Algorithm classes the provider registers (imported lazily: no work at import time)."""
-    classes = []
+    from .waterbody_buffer import WaterbodyBufferAlgorithm
+
+    classes = [WaterbodyBufferAlgorithm]
     return classes

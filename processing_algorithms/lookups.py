@@ -29,6 +29,9 @@ class Lookups:
     source: str = ""  # where they were read, for the Parameters sheet
     missing: list = field(default_factory=list)  # optional tables that were not found
 
+    def missing_messages(self):
+        return [f"The lookup table {name} was not found: its labels are left empty." for name in self.missing]
+
     @property
     def sanitation_labels(self):
         return {key: label for key, (label, _) in self.sanitation_systems.items()}

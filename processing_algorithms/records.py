@@ -15,6 +15,7 @@ class BuildingRecord:
     sanitation_system_id: object
     geometry: object = None  # QgsGeometry in the buildings layer's CRS
     attributes: dict = field(default_factory=dict)  # IMIS column name -> value (Buildings List)
+    in_zone: bool = True  # False only for the buildings beyond the distance a caller asked for
 
 
 @dataclass
