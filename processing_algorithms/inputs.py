@@ -136,8 +136,13 @@ class InputLayer:
 
 def _layer_and_selection(algorithm, parameters, name, context):
     value = parameters.get(name)
-    selected_only = isinstance(value, QgsProcessingFeatureSourceDefinition) and value.selectedFeaturesOnly
-    limited = isinstance(value, QgsProcessingFeatureSourceDefinition) and value.featureLimit > 0
+    selected_only = limited = False
+    if isinstance(value, QgsProcessingFeatureSourceDefinition):
+        selected_only = value.selectedFeaturesOnly
+        limited = value.featureLimit > 0
+        # parameterAsVectorLayer does not unwrap a source definition in QGIS 3.22.
+        parameters = dict(parameters)
+        parameters[name] = value.source.staticValue()
     layer = algorithm.parameterAsVectorLayer(parameters, name, context)
     return layer, selected_only, limited
 
