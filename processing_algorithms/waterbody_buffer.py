@@ -315,7 +315,7 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
     def _write_zone(self, parameters, context, result):
         fields = QgsFields()
         for name, kind in (("distance_m", QVariant.Double), ("method", QVariant.String),
-                           ("waterbodies", QVariant.Int)):
+                           ("waterbodies", QVariant.Int), ("waterbody_types", QVariant.String)):
             fields.append(QgsField(name, kind))
         sink, destination = self.sink(parameters, self.OUTPUT_ZONE, context, fields, QgsWkbTypes.MultiPolygon, WGS84)
         if sink is None:
@@ -327,8 +327,10 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
             zone.convertToMultiType()
             feature = QgsFeature(fields)
             feature.setGeometry(zone)
+            kinds = self._types_text if request.kinds else ", ".join(
+                sorted({str(source.kind).strip() for source in result.sources if source.kind}, key=str.lower))
             feature.setAttributes([request.distance, "IMIS-compatible buffer" if request.imis_compatible
-                                   else "exact distance (zone drawn for display)", len(result.sources)])
+                                   else "exact distance (zone drawn for display)", len(result.sources), kinds or None])
             sink.addFeature(feature)
         return {self.OUTPUT_ZONE: destination}
 
