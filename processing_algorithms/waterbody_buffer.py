@@ -327,8 +327,9 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
             zone.convertToMultiType()
             feature = QgsFeature(fields)
             feature.setGeometry(zone)
-            kinds = self._types_text if request.kinds else ", ".join(
-                sorted({str(source.kind).strip() for source in result.sources if source.kind}, key=str.lower))
+            stored = {str(source.kind).strip().lower(): str(source.kind).strip()
+                      for source in result.sources if source.kind and str(source.kind).strip()}
+            kinds = self._types_text if request.kinds else ", ".join(sorted(stored.values(), key=str.lower))
             feature.setAttributes([request.distance, "IMIS-compatible buffer" if request.imis_compatible
                                    else "exact distance (zone drawn for display)", len(result.sources), kinds or None])
             sink.addFeature(feature)
