@@ -327,11 +327,9 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
             zone.convertToMultiType()
             feature = QgsFeature(fields)
             feature.setGeometry(zone)
-            stored = {str(source.kind).strip().lower(): str(source.kind).strip()
-                      for source in result.sources if source.kind and str(source.kind).strip()}
-            kinds = self._types_text if request.kinds else ", ".join(sorted(stored.values(), key=str.lower))
+            kinds = self._types_text if request.kinds else None  # the types asked for (the map title uses them)
             feature.setAttributes([request.distance, "IMIS-compatible buffer" if request.imis_compatible
-                                   else "exact distance (zone drawn for display)", len(result.sources), kinds or None])
+                                   else "exact distance (zone drawn for display)", len(result.sources), kinds])
             sink.addFeature(feature)
         return {self.OUTPUT_ZONE: destination}
 
