@@ -3,8 +3,8 @@
 
 def algorithm_classes():
     """Algorithm classes the provider registers (imported lazily: no work at import time)."""
-    classes = []
     from .council_map import CouncilMapAlgorithm
+    from .waterbody_buffer import WaterbodyBufferAlgorithm
 
     classes.append(CouncilMapAlgorithm)
     from .survey_checks import SurveyChecksAlgorithm
@@ -12,4 +12,5 @@ def algorithm_classes():
 
     classes.append(SurveyChecksAlgorithm)
     classes.append(RepairGeometriesAlgorithm)
+    classes = [WaterbodyBufferAlgorithm, CouncilMapAlgorithm]
     return classes
