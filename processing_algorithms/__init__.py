@@ -6,4 +6,7 @@ def algorithm_classes():
     from .waterbody_buffer import WaterbodyBufferAlgorithm
 
     classes = [WaterbodyBufferAlgorithm]
+    from .water_supply_coverage import WaterSupplyCoverageAlgorithm
+
+    classes.append(WaterSupplyCoverageAlgorithm)
     return classes
