@@ -144,7 +144,11 @@ def imis_provider(qgis_app, qgis_processing, imis_package):
 
         provider = ImisProvider()
         registry.addProvider(provider)
+        _KEEP_ALIVE.append(provider)  # without a Python reference the provider's Python half is collected
     return provider
+
+
+_KEEP_ALIVE = []
 
 
 @pytest.fixture
