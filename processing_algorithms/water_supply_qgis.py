@@ -8,7 +8,7 @@ centroid (wards.WardIndex).
 from qgis.core import QgsCoordinateTransform, QgsFeatureRequest, QgsGeometry, QgsRectangle
 
 from . import lookups as lookup_tables
-from .inputs import LIVE_FIELD, companion_source, live_request, plain
+from .inputs import LIVE_FIELD, companion_rows, live_request, plain
 from .metric import WGS84, LocalMetric
 from .nearest import SourceIndex
 from .water_coverage import PIPE_DELETED, PIPE_LIVE, PIPE_MISSING, pipe_code
@@ -63,8 +63,15 @@ def run(request, context, feedback, progress):
     info = request.buildings
     anchors = [info, request.pipes, request.wards]
     progress.step("select", "Reading the pipes (QGIS)…")
-    source, where = companion_source(anchors, "water_sources")
-    found = lookup_tables.read_feature_sources({"water_sources": source}, where or "", names=("water_sources",))
+    where = []
+
+    def fetch(name, columns):
+        rows, found_in = companion_rows(anchors, name, columns)
+        where.append(found_in)
+        return rows
+
+    found = lookup_tables.read_tables(fetch, "", names=("water_sources",))
+    found.source = where[0] or ""
     analysed, recorded = _read_pipes(request, context, progress)
     extent = QgsRectangle()
     for _, geometry in analysed + [(None, g) for _, g in recorded.values() if g is not None]:
