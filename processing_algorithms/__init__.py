@@ -6,6 +6,9 @@ def algorithm_classes():
     from .waterbody_buffer import WaterbodyBufferAlgorithm
 
     classes = [WaterbodyBufferAlgorithm]
+    from .council_map import CouncilMapAlgorithm
+
+    classes.append(CouncilMapAlgorithm)
     from .water_supply_coverage import WaterSupplyCoverageAlgorithm
 
     classes.append(WaterSupplyCoverageAlgorithm)
