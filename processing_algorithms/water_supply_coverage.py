@@ -13,6 +13,7 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
+    QgsProcessingFeatureSourceDefinition,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFileDestination,
@@ -95,18 +96,27 @@ CHECKS_SHEET = "Pipe Code Checks"
 
 def _whole_table_source(layer):
     """A feature source of the layer's whole table, without its filter (main thread only)."""
-    if not layer.subsetString() or layer.providerType() == "memory":
-        return QgsVectorLayerFeatureSource(layer)
+    if layer is None or not layer.subsetString() or layer.providerType() not in ("postgres", "ogr"):
+        return None
     provider = layer.providerType()
-    parts = QgsProviderRegistry.instance().decodeUri(provider, layer.source())
+    registry = QgsProviderRegistry.instance()
+    parts = registry.decodeUri(provider, layer.source())
+    parts.pop("subset", None)  # ogr: the filter is part of the URI
     if provider == "postgres":
         parts["sql"] = ""
-    parts.pop("subset", None)
-    clone = QgsVectorLayer(QgsProviderRegistry.instance().encodeUri(provider, parts), layer.name(), provider)
-    if not clone.isValid():
-        return QgsVectorLayerFeatureSource(layer)
-    clone.setSubsetString("")
-    return QgsVectorLayerFeatureSource(clone)
+    # A new layer on the unfiltered URI (setSubsetString on a second layer of one GeoPackage can
+    # leave SQLite unable to open the file in QGIS 3.22).
+    clone = QgsVectorLayer(registry.encodeUri(provider, parts), layer.name(), provider)
+    return QgsVectorLayerFeatureSource(clone) if clone.isValid() else None
+
+
+def _layer(algorithm, parameters, name, context):
+    """The vector layer of a feature source parameter (3.22 does not unwrap a source definition)."""
+    value = parameters.get(name)
+    if isinstance(value, QgsProcessingFeatureSourceDefinition):
+        parameters = dict(parameters)
+        parameters[name] = value.source.staticValue()
+    return algorithm.parameterAsVectorLayer(parameters, name, context)
 
 
 class WaterSupplyCoverageAlgorithm(ImisAnalysis):
@@ -175,7 +185,7 @@ class WaterSupplyCoverageAlgorithm(ImisAnalysis):
         self._request = CoverageRequest(
             pipes=pipes, buildings=buildings, wards=wards,
             distance=self.parameterAsDouble(parameters, self.DISTANCE, context),
-            all_pipes=_whole_table_source(self.parameterAsVectorLayer(parameters, self.PIPES, context)))
+            all_pipes=_whole_table_source(_layer(self, parameters, self.PIPES, context)))
         ward_field = None
         if wards is not None:
             ward_field = QgsField(wards.fields.at(wards.field_index(WARD_FIELD)))

@@ -91,8 +91,10 @@ def buildings_query(request):
 
     footprint = sql.SQL("b.{}").format(bgeom)
     recorded = sql.SQL("NULLIF(btrim({}::text), '')").format(column(RECORDED_FIELD))
-    distance = nearest_local.local_distance_sql(footprint, sql.SQL("r.geom"),
-                                                nearest_local.centre_latitude_sql(footprint))
+    # A recorded pipe can be far away: measure in the frame halfway between the two.
+    halfway = sql.SQL("(({} + {}) / 2)").format(nearest_local.centre_latitude_sql(footprint),
+                                                 nearest_local.centre_latitude_sql(sql.SQL("r.geom")))
+    distance = nearest_local.local_distance_sql(footprint, sql.SQL("r.geom"), halfway)
     query = sql.SQL(
         "WITH {ctes} "
         "SELECT b.bin::text, ST_AsBinary(b.{g}), {source}, {recorded}, {population}, {ward}, "
