@@ -44,8 +44,8 @@ water supply, and which could be (a pipe runs within reach) but are not.</p>
 <li><b>Connected</b>: the building's main drinking water source is the municipal/public supply
 (every water source whose name contains "municipal", read from the <code>water_sources</code>
 table of the same database or GeoPackage) or it has a water supply pipe code.</li>
-<li><b>Within reach</b>: a live pipe lies within <i>Distance</i> metres of the footprint (the
-reach of a service connection; true distance on the WGS84 ellipsoid, as in the other analyses;
+<li><b>Within reach</b>: a live pipe lies within <i>Reach</i> metres of the footprint (how far a
+service connection can run; true distance on the WGS84 ellipsoid, as in the other analyses;
 a footprint touching a pipe is at 0 m). The nearest such pipe is reported.</li>
 <li><b>Status classes</b>: <i>connected, pipe within reach</i>; <i>connected, no pipe within
 reach</i> (a data or network problem worth checking); <i>not connected, pipe within reach</i>

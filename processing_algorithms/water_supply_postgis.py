@@ -126,39 +126,52 @@ def _prepare(cursor):
     cursor.execute("SET LOCAL jit = off; SET LOCAL enable_mergejoin = off")
 
 
-def run(request, uri, feedback, progress):
-    """Run `request` in the database at `uri` (a QGIS layer source); returns a CoverageData."""
-    from .water_supply import CoverageData
+def _export_snapshot(cursor):
+    """The transaction's snapshot id for a second connection, or None where it cannot be exported."""
+    from psycopg2 import Error
 
-    progress.step("select", "Measuring in the IMIS database (PostGIS)…")
+    cursor.execute("SAVEPOINT export")
+    try:
+        cursor.execute("SELECT pg_export_snapshot()")
+        return cursor.fetchone()[0]
+    except Error:
+        cursor.execute("ROLLBACK TO SAVEPOINT export")
+        return None
+
+
+def _fetch(conn, query, feedback):
+    with conn.cursor() as cursor:
+        db.run_cancellable(cursor, *query, feedback)
+        return cursor.fetchall()
+
+
+def _run_queries(request, uri, feedback):
+    """(lookups, building rows, near rows): both queries at once on two connections sharing one
+    snapshot, or one after the other in one transaction where no snapshot can be exported."""
     main, second = _open(uri), None
     try:
         with main.cursor() as cursor:
-            cursor.execute("SELECT pg_export_snapshot()")
-            snapshot = cursor.fetchone()[0]
             _prepare(cursor)
             found = lookup_tables.read_postgres(cursor, names=("water_sources",))
+            snapshot = _export_snapshot(cursor)
+        if snapshot is None:
+            return found, _fetch(main, buildings_query(request), feedback), _fetch(main, near_query(request), feedback)
         second = _open(uri)
         with second.cursor() as cursor:
             cursor.execute("SET TRANSACTION SNAPSHOT %s", (snapshot,))
             _prepare(cursor)
-        near = {}
-        failure = []
+        near, failure = [], []
 
         def measure():
             try:
-                with second.cursor() as cursor:
-                    db.run_cancellable(cursor, *near_query(request), feedback)
-                    near["rows"] = cursor.fetchall()
-            except Exception as error:  # noqa: BLE001 - re-raised in the worker thread below
+                near.extend(_fetch(second, near_query(request), feedback))
+            except Exception as error:  # noqa: BLE001 - raised again in the calling thread
                 failure.append(error)
 
         thread = threading.Thread(target=measure, name="imis-water-supply-near", daemon=True)
         thread.start()
         try:
-            with main.cursor() as cursor:
-                db.run_cancellable(cursor, *buildings_query(request), feedback)
-                rows = cursor.fetchall()
+            rows = _fetch(main, buildings_query(request), feedback)
         except BaseException:
             second.cancel()  # no use finishing the other query
             raise
@@ -166,13 +179,22 @@ def run(request, uri, feedback, progress):
             thread.join()
         if failure:
             raise failure[0]
+        return found, rows, near
     finally:
         for conn in (main, second):
             if conn is not None:
                 conn.rollback()
                 conn.close()
+
+
+def run(request, uri, feedback, progress):
+    """Run `request` in the database at `uri` (a QGIS layer source); returns a CoverageData."""
+    from .water_supply import CoverageData
+
+    progress.step("select", "Measuring in the IMIS database (PostGIS)…")
+    found, rows, near = _run_queries(request, uri, feedback)
     pipes_used, nearest = 0, {}
-    for bin_, code, distance in near["rows"]:
+    for bin_, code, distance in near:
         if bin_ is None:
             pipes_used = int(distance)
         else:

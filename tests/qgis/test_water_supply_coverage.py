@@ -360,3 +360,30 @@ def test_workbook_sheets_and_cells(postgis_run, sample_db, imis_provider, tmp_pa
     assert "Not an IMIS analysis" in parameters["Note"]
     assert parameters["Reach of a service connection (m)"] == 50
     assert parameters["Ran in"] == "PostGIS"
+
+
+def test_one_connection_when_no_snapshot_can_be_shared(postgis_run, sample_db, monkeypatch):
+    """Where pg_export_snapshot is refused, both queries run in one transaction: same answer."""
+    from imis.processing_algorithms import water_supply_postgis
+
+    monkeypatch.setattr(water_supply_postgis, "_export_snapshot", lambda cursor: None)
+    result, _ = run(ALG, {**pg_inputs(sample_db), "DISTANCE": D})
+    assert features(result["OUTPUT_BUILDINGS"]) == features(postgis_run[0]["OUTPUT_BUILDINGS"])
+
+
+def test_cancel_stops_both_database_queries(sample_db, imis_provider):
+    import time
+
+    class CancelWhenMeasuring(Feedback):
+        def pushInfo(self, info):  # noqa: N802
+            super().pushInfo(info)
+            if "IMIS database" in info:
+                self.cancel()
+
+    started = time.monotonic()
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        run(ALG, {**pg_inputs(sample_db), "DISTANCE": 5000}, CancelWhenMeasuring())
+    assert time.monotonic() - started < 5
+    active = sample_db.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'QGIS IMIS plugin' "
+                             "AND state = 'active'")[0][0]
+    assert active == 0
