@@ -291,12 +291,12 @@ class WaterSupplyCoverageAlgorithm(ImisAnalysis):
                           None if recorded_distance is None else round(recorded_distance, 3), population]
             if listed is not None:
                 listed.append(attributes)
-            if wkb:
+            if wkb:  # already multi-polygon (ST_Multi)
                 geometry = QgsGeometry()
                 geometry.fromWkb(shape.tobytes())
             else:
                 geometry = shape
-            geometry.convertToMultiType()
+                geometry.convertToMultiType()
             feature = QgsFeature(fields)
             feature.setGeometry(geometry)
             feature.setAttributes(attributes)

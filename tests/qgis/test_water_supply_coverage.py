@@ -366,8 +366,17 @@ def test_one_connection_when_no_snapshot_can_be_shared(postgis_run, sample_db, m
     """Where pg_export_snapshot is refused, both queries run in one transaction: same answer."""
     from imis.processing_algorithms import water_supply_postgis
 
-    monkeypatch.setattr(water_supply_postgis, "_export_snapshot", lambda cursor: None)
+    exported = []
+    real = water_supply_postgis._export_snapshot
+
+    def check(conn):
+        exported.append(real(conn))
+        conn.rollback()  # as when the server refuses: the transaction starts again
+        return None
+
+    monkeypatch.setattr(water_supply_postgis, "_export_snapshot", check)
     result, _ = run(ALG, {**pg_inputs(sample_db), "DISTANCE": D})
+    assert exported and exported[0]  # the normal path really gets a snapshot to share
     assert features(result["OUTPUT_BUILDINGS"]) == features(postgis_run[0]["OUTPUT_BUILDINGS"])
 
 
