@@ -3,12 +3,10 @@
 
 def algorithm_classes():
     """Algorithm classes the provider registers (imported lazily: no work at import time)."""
+    from .council_map import CouncilMapAlgorithm
     from .waterbody_buffer import WaterbodyBufferAlgorithm
 
-    classes = [WaterbodyBufferAlgorithm]
-    from .council_map import CouncilMapAlgorithm
-
-    classes.append(CouncilMapAlgorithm)
+    classes = [WaterbodyBufferAlgorithm, CouncilMapAlgorithm]
     from .water_supply_coverage import WaterSupplyCoverageAlgorithm
 
     classes.append(WaterSupplyCoverageAlgorithm)

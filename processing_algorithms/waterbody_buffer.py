@@ -19,6 +19,7 @@ from qgis.PyQt.QtCore import QVariant
 
 from . import excel
 from .base import ImisAnalysis, Progress, add_features, plugin_version
+from .containments import pairs
 from .errors import AnalysisError
 from .inputs import describe
 from .metric import WGS84
@@ -315,7 +316,7 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
     def _write_zone(self, parameters, context, result):
         fields = QgsFields()
         for name, kind in (("distance_m", QVariant.Double), ("method", QVariant.String),
-                           ("waterbodies", QVariant.Int)):
+                           ("waterbodies", QVariant.Int), ("waterbody_types", QVariant.String)):
             fields.append(QgsField(name, kind))
         sink, destination = self.sink(parameters, self.OUTPUT_ZONE, context, fields, QgsWkbTypes.MultiPolygon, WGS84)
         if sink is None:
@@ -327,8 +328,9 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
             zone.convertToMultiType()
             feature = QgsFeature(fields)
             feature.setGeometry(zone)
+            kinds = self._types_text if request.kinds else None  # the types asked for (the map title uses them)
             feature.setAttributes([request.distance, "IMIS-compatible buffer" if request.imis_compatible
-                                   else "exact distance (zone drawn for display)", len(result.sources)])
+                                   else "exact distance (zone drawn for display)", len(result.sources), kinds])
             sink.addFeature(feature)
         return {self.OUTPUT_ZONE: destination}
 
@@ -347,8 +349,6 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
         return {name: destination}
 
     def _sheets(self, request, result, summary, containment_summary, in_zone):
-        from .containments import pairs
-
         containment_ids = {}
         for record in result.containments:
             for bin_ in record.bins:
