@@ -13,4 +13,7 @@ def algorithm_classes():
     classes.append(SurveyChecksAlgorithm)
     classes.append(RepairGeometriesAlgorithm)
     classes = [WaterbodyBufferAlgorithm, CouncilMapAlgorithm]
+    from .water_supply_coverage import WaterSupplyCoverageAlgorithm
+
+    classes.append(WaterSupplyCoverageAlgorithm)
     return classes
