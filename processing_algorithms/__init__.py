@@ -6,4 +6,7 @@ def algorithm_classes():
     from .waterbody_buffer import WaterbodyBufferAlgorithm
 
     classes = [WaterbodyBufferAlgorithm]
+    from .connection_candidates import ConnectionCandidatesAlgorithm
+
+    classes.append(ConnectionCandidatesAlgorithm)
     return classes
