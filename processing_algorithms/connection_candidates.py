@@ -30,7 +30,7 @@ from . import connection_rules as rules
 from . import excel
 from .base import ImisAnalysis, Progress, add_features, first_values, plugin_version, write_table_output
 from .errors import AnalysisError
-from .inputs import LAYER_KEY_PROPERTY, companion_rows, describe
+from .inputs import LAYER_KEY_PROPERTY, companion_rows, describe, input_layer
 from .summary import BUILDING_HEADERS, CONTAINMENT_HEADERS, summarize_buildings, summarize_containments
 from .zone import ZoneRequest, run_zone
 
@@ -76,8 +76,8 @@ system, containment ids and types, population); the IMIS summary by structure ty
 whose sanitation system is shown on the IMIS map count, as in IMIS); optionally the workbook
 (IMIS's sheets "Buildings Sheet", "Buildings List", "Containment List", plus "Containments by Type",
 "Candidates" sorted by distance, and "Parameters" with the rule as applied). IMIS names such a
-workbook "Sewer Potential buildings Buffer Summary Information.xlsx"; the drain one is "Drain
-Potential buildings Buffer Summary Information.xlsx".</p>
+workbook "Sewer Potential buildings Buffer Summary Information.xlsx"; the drain one is
+"Drain Potential buildings Buffer Summary Information.xlsx".</p>
 <p>When every input is a PostGIS layer of one IMIS database, the distances are computed in the
 database (one read-only query; Cancel cancels it); otherwise in QGIS. Both give the same
 answer.</p>"""
@@ -189,7 +189,7 @@ class ConnectionCandidatesAlgorithm(ImisAnalysis):
                                 "above 0 m, or turn off IMIS-compatible mode to get the buildings touching the lines.")
         exclude = self.parameterAsBoolean(parameters, self.EXCLUDE_CONNECTED, context)
 
-        layer = self.parameterAsVectorLayer(parameters, self.NETWORK, context)
+        layer = input_layer(self, parameters, self.NETWORK, context)
         field_names = [f.name() for f in network.fields]
         kind = KIND_BY_OPTION.get(self.parameterAsEnum(parameters, self.NETWORK_KIND, context))
         self._kind_how = "as chosen"
@@ -359,7 +359,7 @@ class ConnectionCandidatesAlgorithm(ImisAnalysis):
                 ids, types = _containment_cells(by_bin.get(record.bin, ()), lookups)
                 shown = lookups.sanitation_systems.get(record.sanitation_system_id, (None, None))[1] is True
                 feature.setAttributes([
-                    record.bin, record.source_key, None if record.distance is None else round(record.distance, 3),
+                    record.bin, record.source_key, _metres(record.distance),
                     lookups.structure_types.get(record.structure_type_id), labels.get(record.sanitation_system_id),
                     ids, types, record.attributes.get("population_served"), shown,
                     "; ".join(text for _, text in reasons) or None])
@@ -373,7 +373,8 @@ class ConnectionCandidatesAlgorithm(ImisAnalysis):
 
         candidates = [record for record, _ in found.chosen]
         containment_ids = {bin_: [record.id for record in records] for bin_, records in by_bin.items()}
-        containment_summary = summarize_containments(record.type_id for record in containments)
+        containment_summary = summarize_containments((record.type_id for record in containments),
+                                                     result.lookups.containment_types)
         return [
             excel.Sheet(excel.BUILDINGS_SHEET, BUILDING_HEADERS, summary.table()[1:]),
             excel.Sheet(excel.BUILDINGS_LIST, [h for h, _ in excel.BUILDINGS_LIST_COLUMNS],
@@ -393,9 +394,10 @@ class ConnectionCandidatesAlgorithm(ImisAnalysis):
             headers.append("Already Connected")
         lookups = result.lookups
         rows = []
-        for record, reasons in sorted(found.chosen, key=lambda item: (item[0].distance or 0.0, item[0].bin)):
+        # by the distance as shown (mm), then BIN, so equal distances read in BIN order
+        for record, reasons in sorted(found.chosen, key=lambda item: (_sort_metres(item[0].distance), item[0].bin)):
             ids, types = _containment_cells(by_bin.get(record.bin, ()), lookups)
-            row = [record.bin, record.source_key, None if record.distance is None else round(record.distance, 3),
+            row = [record.bin, record.source_key, _metres(record.distance),
                    lookups.structure_types.get(record.structure_type_id),
                    lookups.sanitation_labels.get(record.sanitation_system_id), ids, types,
                    record.attributes.get("population_served")]
@@ -461,6 +463,15 @@ class ConnectionCandidatesAlgorithm(ImisAnalysis):
             ("Plugin version", plugin_version()),
         ]
         return rows
+
+
+def _metres(distance):
+    """Distances are shown to the millimetre."""
+    return None if distance is None else round(distance, 3)
+
+
+def _sort_metres(distance):
+    return float("inf") if distance is None else _metres(distance)
 
 
 def _containment_cells(records, lookups):

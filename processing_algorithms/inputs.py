@@ -134,11 +134,26 @@ class InputLayer:
             raise AnalysisError(f"The {self.role} '{self.name}' has {found}; it must have {expected}.")
 
 
+def input_layer(algorithm, parameters, name, context):
+    """The vector layer of parameter `name`, also when given as a source definition (selected features only).
+
+    QGIS 3.22's parameterAsVectorLayer returns None for a QgsProcessingFeatureSourceDefinition,
+    which is what the dialog passes when "Selected features only" is ticked.
+    """
+    value = parameters.get(name)
+    if isinstance(value, QgsProcessingFeatureSourceDefinition):
+        text = value.source.valueAsString(context.expressionContext(), "")
+        if isinstance(text, tuple):  # PyQGIS returns (value, ok)
+            text = text[0]
+        return algorithm.parameterAsVectorLayer({name: text}, name, context)
+    return algorithm.parameterAsVectorLayer(parameters, name, context)
+
+
 def _layer_and_selection(algorithm, parameters, name, context):
     value = parameters.get(name)
     selected_only = isinstance(value, QgsProcessingFeatureSourceDefinition) and value.selectedFeaturesOnly
     limited = isinstance(value, QgsProcessingFeatureSourceDefinition) and value.featureLimit > 0
-    layer = algorithm.parameterAsVectorLayer(parameters, name, context)
+    layer = input_layer(algorithm, parameters, name, context)
     return layer, selected_only, limited
 
 
