@@ -119,7 +119,17 @@ class ImisAnalysis(QgsProcessingAlgorithm):
             problem = distance_problem(parameters.get(name), label)
             if problem:
                 return False, problem
-        return super().checkParameterValues(parameters, context)
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        # The input checks of prepare() (main thread, cheap): their message reaches the user as
+        # the reason the algorithm cannot run, before anything starts. prepare() runs again on
+        # the instance that executes.
+        try:
+            self.prepare(parameters, context, None)
+        except AnalysisError as error:
+            return False, str(error)
+        return True, ""
 
     # Subclasses implement these two.
     def prepare(self, parameters, context, feedback):

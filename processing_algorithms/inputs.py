@@ -134,27 +134,22 @@ class InputLayer:
             raise AnalysisError(f"The {self.role} '{self.name}' has {found}; it must have {expected}.")
 
 
-def input_layer(algorithm, parameters, name, context):
-    """The vector layer of parameter `name`, also when given as a source definition (selected features only).
-
-    QGIS 3.22's parameterAsVectorLayer returns None for a QgsProcessingFeatureSourceDefinition,
-    which is what the dialog passes when "Selected features only" is ticked.
-    """
-    value = parameters.get(name)
-    if isinstance(value, QgsProcessingFeatureSourceDefinition):
-        text = value.source.valueAsString(context.expressionContext(), "")
-        if isinstance(text, tuple):  # PyQGIS returns (value, ok)
-            text = text[0]
-        return algorithm.parameterAsVectorLayer({name: text}, name, context)
-    return algorithm.parameterAsVectorLayer(parameters, name, context)
-
-
 def _layer_and_selection(algorithm, parameters, name, context):
     value = parameters.get(name)
-    selected_only = isinstance(value, QgsProcessingFeatureSourceDefinition) and value.selectedFeaturesOnly
-    limited = isinstance(value, QgsProcessingFeatureSourceDefinition) and value.featureLimit > 0
-    layer = input_layer(algorithm, parameters, name, context)
+    selected_only = limited = False
+    if isinstance(value, QgsProcessingFeatureSourceDefinition):
+        selected_only = value.selectedFeaturesOnly
+        limited = value.featureLimit > 0
+        # parameterAsVectorLayer does not unwrap a source definition in QGIS 3.22.
+        parameters = dict(parameters)
+        parameters[name] = value.source.staticValue()
+    layer = algorithm.parameterAsVectorLayer(parameters, name, context)
     return layer, selected_only, limited
+
+
+def input_layer(algorithm, parameters, name, context):
+    """The vector layer of parameter `name`, also when "Selected features only" is ticked (main thread)."""
+    return _layer_and_selection(algorithm, parameters, name, context)[0]
 
 
 def describe(algorithm, parameters, name, context, role):
@@ -286,8 +281,44 @@ def companion_source(anchors, key):
     return None, None
 
 
+def _sqlite_identifier(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _gpkg_rows(path, table, columns):
+    """Live rows of a GeoPackage table straight through SQLite (a GeoPackage is an SQLite file);
+    None when the table or a column is absent. Much faster than feature iteration for the
+    link and lookup tables, which have no geometry."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        names = {row[1] for row in conn.execute("SELECT * FROM pragma_table_info(?)", (table,))}
+        if not names or any(column not in names for column in columns):
+            return None
+        # Identifiers are IMIS table and column names checked against the file above (SQLite
+        # has no identifier binding); no value is written into the SQL.
+        query = "SELECT " + ", ".join(map(_sqlite_identifier, columns)) + " FROM " + _sqlite_identifier(table)
+        if LIVE_FIELD in names:
+            query += " WHERE " + _sqlite_identifier(LIVE_FIELD) + " IS NULL"
+        return conn.execute(query).fetchall()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+
+
 def companion_rows(anchors, key, columns, feedback=None):
     """Live rows (tuples of `columns`) of companion table `key`; None when it is not found."""
+    for info in anchors:
+        if info is not None and info.gpkg_path:
+            rows = _gpkg_rows(info.gpkg_path, COMPANIONS[key][1], columns)
+            if rows is not None:
+                return rows, f"GeoPackage {info.gpkg_path}"
+            break
     source, where = companion_source(anchors, key)
     if source is None:
         return None, None

@@ -63,45 +63,33 @@ def _columns(name):
     return (key, label) + extra
 
 
+def read_tables(fetch, where, names=tuple(TABLES)):
+    """Lookups through fetch(name, columns) -> rows (tuples) or None when the table is absent."""
+    lookups = Lookups(source=where)
+    for name in names:
+        rows = fetch(name, _columns(name))
+        if rows is None:
+            _missing(lookups, name, name)
+            continue
+        lookups.set_rows(name, [tuple(_plain(value) for value in row) for row in rows])
+    return lookups
+
+
 def read_postgres(cursor, names=tuple(TABLES)):
     """Lookups from the IMIS tables of the database behind `cursor` (in its transaction)."""
     from psycopg2 import sql
 
-    lookups = Lookups(source="IMIS database")
-    for name in names:
+    def fetch(name, columns):
         schema, table = TABLES[name][:2]
         cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{schema}.{table}",))
         if not cursor.fetchone()[0]:
-            _missing(lookups, name, f"{schema}.{table}")
-            continue
-        query = sql.SQL("SELECT {} FROM {}.{} ORDER BY 1").format(
-            sql.SQL(", ").join(sql.Identifier(column) for column in _columns(name)),
-            sql.Identifier(schema), sql.Identifier(table),
-        )
-        cursor.execute(query)
-        lookups.set_rows(name, cursor.fetchall())
-    return lookups
+            return None
+        cursor.execute(sql.SQL("SELECT {} FROM {}.{} ORDER BY 1").format(
+            sql.SQL(", ").join(sql.Identifier(column) for column in columns),
+            sql.Identifier(schema), sql.Identifier(table)))
+        return cursor.fetchall()
 
-
-def read_feature_sources(sources, where, names=tuple(TABLES)):
-    """Lookups from QGIS feature sources: {name: QgsFeatureSource or None}."""
-    lookups = Lookups(source=where)
-    for name in names:
-        source = sources.get(name)
-        if source is None:
-            _missing(lookups, name, name)
-            continue
-        columns = _columns(name)
-        indexes = [source.fields().lookupField(column) for column in columns]
-        if indexes[0] < 0 or indexes[1] < 0 or min(indexes) < 0:
-            absent = [column for column, index in zip(columns, indexes) if index < 0]
-            raise AnalysisError(f"The lookup table '{name}' ({where}) has no column {', '.join(absent)}.")
-        rows = []
-        for feature in source.getFeatures():
-            attributes = feature.attributes()
-            rows.append(tuple(_plain(attributes[index]) for index in indexes))
-        lookups.set_rows(name, rows)
-    return lookups
+    return read_tables(fetch, "IMIS database", names)
 
 
 def _plain(value):

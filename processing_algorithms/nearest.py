@@ -10,7 +10,7 @@ PostGIS path: pieces_sql() and nearest_sql() (ST_Subdivide, GiST prefilter, geog
 """
 from qgis.core import QgsGeometry, QgsRectangle, QgsSpatialIndex, QgsWkbTypes
 
-from .metric import expand_sql
+from .metric import UTM_K0, expand_sql, tm_scale_sql
 
 MAX_PIECE_VERTICES = 64
 
@@ -51,23 +51,25 @@ class SourceIndex:
             self._boxes.append(box)
             self._index.addFeature(piece_id, box)
 
-    def nearest(self, geometry, max_distance):
+    def nearest(self, geometry, max_distance, scale=1.0):
         """(key, metres) of the nearest source within `max_distance` of `geometry`, else None.
 
+        `scale`: the metric's scale factor at the target (projected metres / true metres).
         Ties go to the smaller key, so both paths name the same source.
         """
+        reach = max_distance * scale
         box = QgsRectangle(geometry.boundingBox())
-        box.grow(max_distance)
+        box.grow(reach)
         best = None
         target = geometry.constGet()
         for piece_id in self._index.intersects(box):
             distance = self._engines[piece_id].distance(target)
-            if distance < 0 or distance > max_distance:
+            if distance < 0 or distance > reach:
                 continue
             candidate = (distance, self._keys[piece_id])
             if best is None or candidate < best:
                 best = candidate
-        return None if best is None else (best[1], best[0])
+        return None if best is None else (best[1], best[0] / scale)
 
     def prefilter(self, metric, crs, max_distance):
         """A spatial index, in `crs`, of boxes that contain everything within the distance.
@@ -85,33 +87,47 @@ def is_line_or_polygon(geometry):
     return geometry.type() in (QgsWkbTypes.LineGeometry, QgsWkbTypes.PolygonGeometry)
 
 
-def pieces_sql(sources_sql, distance_sql, max_vertices=MAX_PIECE_VERTICES):
-    """SQL: source rows (key, geom) cut into pieces, each with its geography and grown box.
+def pieces_sql(sources_name, distance_sql, max_vertices=MAX_PIECE_VERTICES):
+    """SQL: the source rows (key, geom in EPSG:4326) of CTE `sources_name` cut into pieces.
 
-    sources_sql: a SELECT returning `key` and `geom` (EPSG:4326).
+    Columns: key, geom, box (the piece's box grown by the distance, in degrees) and gm (the
+    piece in the UTM zone of the sources). Needs a CTE `metric` (metric_sql()).
     """
     from psycopg2 import sql
 
     return sql.SQL(
-        "SELECT s.key, p.geom, p.geom::geography AS geog, {box} AS box "
-        "FROM ({sources}) s CROSS JOIN LATERAL ST_Subdivide(s.geom, {max_vertices}) AS p(geom)"
-    ).format(box=expand_sql(sql.SQL("p.geom"), distance_sql), sources=sources_sql,
+        "SELECT s.key, p.geom, {box} AS box, ST_Transform(p.geom, m.srid) AS gm "
+        "FROM {sources} s CROSS JOIN LATERAL ST_Subdivide(s.geom, {max_vertices}) AS p(geom) CROSS JOIN metric m"
+    ).format(box=expand_sql(sql.SQL("p.geom"), distance_sql), sources=sql.Identifier(sources_name),
              max_vertices=sql.Literal(int(max_vertices)))
+
+
+def metric_sql(sources_name):
+    """SQL for the CTE `metric`: the UTM zone (srid, lon0) of the sources' extent."""
+    from psycopg2 import sql
+
+    from .metric import utm_zone_sql
+
+    return utm_zone_sql(sql.SQL("SELECT ST_Extent(geom)::geometry FROM {}").format(sql.Identifier(sources_name)))
 
 
 def nearest_sql(pieces_name, targets_sql, distance_sql):
     """SQL: for each target within the distance of a piece, its nearest source and the metres.
 
-    targets_sql: a SELECT returning `key` and `geom` straight from a table (kept inlinable,
-    so the GiST index on the table's geometry column serves the `&&` prefilter).
-    Rows: target_key, source_key, distance; ties go to the smaller source key.
+    targets_sql: a SELECT returning `key` and `geom` (EPSG:4326) straight from a table (kept
+    inlinable, so the GiST index on the table's geometry column serves the `&&` prefilter).
+    Rows: target_key, source_key, distance; ties go to the smaller source key. Distances are
+    UTM metres divided by the UTM scale factor at the centre of the target's box.
     """
     from psycopg2 import sql
 
+    lon = sql.SQL("(ST_XMin(t.geom) + ST_XMax(t.geom)) / 2")
+    lat = sql.SQL("(ST_YMin(t.geom) + ST_YMax(t.geom)) / 2")
     return sql.SQL(
-        "SELECT DISTINCT ON (t.key) t.key AS target_key, p.key AS source_key, "
-        "ST_Distance(t.geom::geography, p.geog) AS distance "
-        "FROM {pieces} p JOIN ({targets}) t ON t.geom && p.box "
-        "WHERE ST_DWithin(t.geom::geography, p.geog, {d}) "
-        "ORDER BY t.key, distance, p.key"
-    ).format(pieces=sql.Identifier(pieces_name), targets=targets_sql, d=distance_sql)
+        "SELECT DISTINCT ON (x.key) x.key AS target_key, x.source_key, x.distance FROM ("
+        "SELECT t.key, p.key AS source_key, ST_Distance(ST_Transform(t.geom, m.srid), p.gm) / {scale} AS distance "
+        "FROM {pieces} p JOIN ({targets}) t ON t.geom && p.box CROSS JOIN metric m "
+        # OFFSET 0 keeps the subquery apart, so each distance is computed once, not again in WHERE.
+        "OFFSET 0) x WHERE x.distance <= {d} ORDER BY x.key, x.distance, x.source_key"
+    ).format(scale=tm_scale_sql(lon, lat, sql.SQL("m.lon0"), UTM_K0), pieces=sql.Identifier(pieces_name),
+             targets=targets_sql, d=distance_sql)

@@ -190,7 +190,9 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
                          if value is not None and not (hasattr(value, "isNull") and value.isNull())})
         known = {normalized_kind(value) for value in stored}
         unknown = [value for value in requested if normalized_kind(value) not in known]
-        if unknown:
+        # No stored value at all: the layer could not be read now (e.g. its database is down);
+        # the run itself will say what is wrong.
+        if unknown and stored:
             raise AnalysisError(f"No water body of type {', '.join(repr(v) for v in unknown)} in the layer "
                                 f"'{waterbodies.name}'. Stored types: {', '.join(stored) or 'none'}.")
         return tuple(sorted({normalized_kind(value) for value in requested}))

@@ -10,7 +10,7 @@ from qgis.core import QgsDataSourceUri, QgsGeometry
 
 from ..imis_plugin import db
 from . import excel, lookups as lookup_tables
-from .nearest import nearest_sql, pieces_sql
+from .nearest import metric_sql, nearest_sql, pieces_sql
 from .records import BuildingRecord, ContainmentRecord, SourceRecord
 from .zone import CONTAINMENT_FIELDS, ZoneResult
 
@@ -70,8 +70,8 @@ def build_query(request, has_links, has_owners):
         "FROM {rows} WHERE {where} AND s.{g} IS NOT NULL AND NOT ST_IsEmpty(s.{g}){kinds})"
     ).format(key=sql.Identifier(request.source_key), g=sgeom, name=optional["name"], kind=optional["kind"],
              rows=src.rows("s"), where=src_where, kinds=kind_filter)]
-    ctes.append(sql.SQL("pieces AS MATERIALIZED ({})").format(
-        pieces_sql(sql.SQL("SELECT key, geom FROM src"), reach)))
+    ctes.append(sql.SQL("metric AS MATERIALIZED ({})").format(metric_sql("src")))
+    ctes.append(sql.SQL("pieces AS MATERIALIZED ({})").format(pieces_sql("src", reach)))
 
     b_where, p = bld.conditions("b", "building_keys")
     params.update(p)
@@ -110,7 +110,9 @@ def build_query(request, has_links, has_owners):
         "SELECT 'B'::text AS kind, h.target_key::text AS key, h.distance, h.source_key::text AS source_key, "
         "b.structure_type_id AS i1, b.sanitation_system_id AS i2, NULL::text AS link, ST_AsBinary(b.{g}) AS wkb, "
         "{attrs} AS attrs, ST_IsValid(b.{g}) AS flag "
-        "FROM hits h JOIN {rel} b ON b.bin = h.target_key"
+        # LATERAL: an index lookup per hit; the planner's row estimate for hits is poor and
+        # would otherwise hash the whole buildings table.
+        "FROM hits h CROSS JOIN LATERAL (SELECT * FROM {rel} b WHERE b.bin = h.target_key OFFSET 0) b"
     ).format(g=bgeom, rel=bld.relation(), attrs=_json_object("b", building_columns, owner))]
     selects.append(sql.SQL(
         "SELECT 'N', b.bin::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
@@ -118,40 +120,38 @@ def build_query(request, has_links, has_owners):
     ).format(rows=bld.rows("b"), where=b_where, g=bgeom))
 
     if ctn is not None:
-        c_all, _ = ctn.conditions("c", "unused", selection=False)
         c_where, p2 = ctn.conditions("c", "containment_keys")
         params.update(p2)
         b_all, _ = bld.conditions("b", "unused", selection=False)
         cgeom = sql.Identifier(ctn.geometry_column)
         if has_links:
+            # Live links whose building is live in the buildings layer (its filter applies).
             ctes.append(sql.SQL(
-                "links AS MATERIALIZED (SELECT DISTINCT l.containment_id, l.bin FROM building_info.build_contains l "
-                "JOIN {brows} ON b.bin = l.bin JOIN {crows} ON c.id = l.containment_id "
-                "WHERE l.deleted_at IS NULL AND {b_all} AND {c_all})"
-            ).format(brows=bld.rows("b"), crows=ctn.rows("c"), b_all=b_all, c_all=c_all))
+                "lc AS MATERIALIZED (SELECT DISTINCT l.containment_id, l.bin FROM building_info.build_contains l "
+                "WHERE l.deleted_at IS NULL AND l.containment_id IS NOT NULL "
+                "AND EXISTS (SELECT 1 FROM {brows} WHERE b.bin = l.bin AND {b_all}))"
+            ).format(brows=bld.rows("b"), b_all=b_all))
         else:
-            ctes.append(sql.SQL("links AS (SELECT NULL::text AS containment_id, NULL::text AS bin WHERE FALSE)"))
+            ctes.append(sql.SQL("lc AS (SELECT NULL::text AS containment_id, NULL::text AS bin WHERE FALSE)"))
         ctes.append(sql.SQL(
-            "clinked AS MATERIALIZED (SELECT l.containment_id AS key, l.bin FROM links l "
-            "JOIN hits h ON h.target_key = l.bin {outside} "
-            "WHERE l.containment_id IN (SELECT c.id FROM {crows} WHERE {c_where}))"
+            "clinked AS MATERIALIZED (SELECT x.key, x.bin FROM (SELECT lc.containment_id AS key, lc.bin FROM lc "
+            "JOIN hits h ON h.target_key = lc.bin {outside} OFFSET 0) x "
+            "CROSS JOIN LATERAL (SELECT 1 FROM {crows} WHERE c.id = x.key AND {c_where} OFFSET 0) c)"
         ).format(crows=ctn.rows("c"), c_where=c_where,
                  outside=sql.SQL("AND h.distance IS NOT NULL" if request.include_outside else "")))
-        unlinked = sql.SQL(
-            "SELECT c.id AS key, c.{g} AS geom FROM {crows} WHERE {c_where} "
-            "AND NOT EXISTS (SELECT 1 FROM links l WHERE l.containment_id = c.id)"
-        ).format(g=cgeom, crows=ctn.rows("c"), c_where=c_where)
-        ctes.append(sql.SQL("cnear AS MATERIALIZED ({})").format(nearest_sql("pieces", unlinked, reach)))
+        candidates = sql.SQL("SELECT c.id AS key, c.{g} AS geom FROM {crows} WHERE {c_where}").format(
+            g=cgeom, crows=ctn.rows("c"), c_where=c_where)
+        ctes.append(sql.SQL("cnear AS MATERIALIZED ({})").format(nearest_sql("pieces", candidates, reach)))
+        in_zone = sql.SQL("")
         if request.imis_compatible:
-            ctes.append(sql.SQL(
-                "cown AS MATERIALIZED (SELECT n.target_key, n.distance FROM cnear n "
-                "JOIN {crel} c ON c.id = n.target_key CROSS JOIN zone z WHERE ST_Intersects(c.{g}, z.geom))"
-            ).format(crel=ctn.relation(), g=cgeom))
-        else:
-            ctes.append(sql.SQL("cown AS (SELECT target_key, distance FROM cnear)"))
+            in_zone = sql.SQL(" AND EXISTS (SELECT 1 FROM {crel} c CROSS JOIN zone z WHERE c.id = n.target_key "
+                              "AND ST_Intersects(c.{g}, z.geom))").format(crel=ctn.relation(), g=cgeom)
         ctes.append(sql.SQL(
-            "served AS MATERIALIZED (SELECT containment_id AS key, count(DISTINCT bin)::int AS n FROM links "
-            "WHERE containment_id IN (SELECT key FROM clinked) GROUP BY 1)"))
+            "cown AS MATERIALIZED (SELECT n.target_key, n.distance FROM cnear n "
+            "WHERE NOT EXISTS (SELECT 1 FROM lc WHERE lc.containment_id = n.target_key){in_zone})"
+        ).format(in_zone=in_zone))
+        ctes.append(sql.SQL(
+            "served AS MATERIALIZED (SELECT lc.containment_id AS key, count(*)::int AS n FROM lc GROUP BY 1)"))
         containment_columns = _columns(request.containments, excel.CONTAINMENT_LIST_FIELDS) \
             if request.with_list else []
         selects.append(sql.SQL(
@@ -159,7 +159,7 @@ def build_query(request, has_links, has_owners):
             "ST_AsBinary(c.{g}), {attrs}, NULL "
             "FROM (SELECT key, bin, NULL::float8 AS distance FROM clinked "
             "UNION ALL SELECT target_key, NULL, distance FROM cown) x "
-            "JOIN {crel} c ON c.id = x.key LEFT JOIN served s ON s.key = x.key"
+            "CROSS JOIN LATERAL (SELECT * FROM {crel} c WHERE c.id = x.key OFFSET 0) c LEFT JOIN served s ON s.key = x.key"
         ).format(g=cgeom, crel=ctn.relation(), attrs=_json_object("c", containment_columns)))
 
     selects.append(sql.SQL(
@@ -200,7 +200,9 @@ def run(request, uri, feedback, progress):
     try:
         conn.set_session(readonly=True)
         with conn.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")  # compiling costs more than it saves here
+            # The planner cannot estimate the CTE sizes: hash joins are always right here (merge
+            # joins would sort whole link tables), and JIT compiling costs more than it saves.
+            cursor.execute("SET LOCAL jit = off; SET LOCAL enable_mergejoin = off")
             found = lookup_tables.read_postgres(cursor)
             has_links = _exists(cursor, "building_info.build_contains")
             has_owners = _exists(cursor, "building_info.owners")

@@ -3,7 +3,7 @@
 Source features are cut into pieces in a local metric CRS under a spatial index
 (nearest.SourceIndex). Each live building is first tested against a coarse index of grown
 piece boxes in the buildings' own CRS, so only buildings near a source are reprojected and
-measured. Same rules and records as zone_postgis.
+measured; attributes are read only for those. Same rules and records as zone_postgis.
 """
 from qgis.core import QgsCoordinateTransform, QgsGeometry, QgsRectangle
 
@@ -11,7 +11,7 @@ from . import containments as containment_rules
 from . import excel
 from . import lookups as lookup_tables
 from .errors import AnalysisError
-from .inputs import companion_rows, companion_source, live_request, plain
+from .inputs import companion_rows, live_request, plain
 from .metric import WGS84, LocalMetric
 from .nearest import SourceIndex
 from .records import BuildingRecord, ContainmentRecord, SourceRecord
@@ -43,12 +43,15 @@ def _read_sources(request, context, progress):
 
 
 def _lookups(anchors):
-    sources, where = {}, None
-    for name in lookup_tables.TABLES:
-        source, found = companion_source(anchors, name)
-        sources[name] = source
-        where = where or found
-    return lookup_tables.read_feature_sources(sources, where or "")
+    where = []
+
+    def fetch(name, columns):
+        rows, found = companion_rows(anchors, name, columns)
+        if found and not where:
+            where.append(found)
+        return rows
+
+    return lookup_tables.read_tables(fetch, "", tuple(lookup_tables.TABLES)), where
 
 
 def _extent(geometries):
@@ -59,10 +62,9 @@ def _extent(geometries):
 
 
 class _Measure:
-    """Distances (and, in IMIS mode, the buffer test) from any input CRS."""
+    """Distances (and, in IMIS mode, the buffer test) for targets of one CRS."""
 
     def __init__(self, request, sources, context):
-        self.request = request
         self.context = context.transformContext()
         self.metric = LocalMetric.centred_on(_extent([s.geometry for s in sources]), WGS84, self.context)
         self.index = SourceIndex()
@@ -70,123 +72,143 @@ class _Measure:
             self.index.add(source.key, self.metric.to_metric(source.geometry, WGS84))
         distance = float(request.distance)
         self.reach = distance * 1.001 + 0.01 if request.imis_compatible else distance
-        self.zone = None
-        self._zone_engines = {}
-        if request.imis_compatible:
-            self.zone = imis_zone([s.geometry for s in sources], distance, self.context)
+        self.zone = imis_zone([s.geometry for s in sources], distance, self.context) \
+            if request.imis_compatible else None
 
-    def prefilter(self, crs):
-        return self.index.prefilter(self.metric, crs, self.reach)
+    def for_crs(self, crs):
+        return _Targets(self, crs)
 
-    def nearest(self, geometry, crs):
-        """(source key, metres) or None, following the request's semantics."""
-        if self.zone is not None:
-            in_zone = self._in_imis_zone(geometry, crs)
-            if not in_zone:
+
+class _Targets:
+    """Measures geometries of one CRS: transforms and the prefilter are built once."""
+
+    def __init__(self, measure, crs):
+        self.measure = measure
+        self.metric = measure.metric
+        self.to_metric = measure.metric.transform_from(crs)
+        self.to_wgs84 = None if crs == WGS84 else QgsCoordinateTransform(crs, WGS84, measure.context)
+        self.prefilter = measure.index.prefilter(measure.metric, crs, measure.reach)
+        self.zone_engine = self.zone_box = None
+        if measure.zone is not None and not measure.zone.isEmpty():
+            zone = QgsGeometry(measure.zone)
+            if self.to_wgs84 is not None:
+                zone.transform(self.to_wgs84, QgsCoordinateTransform.ReverseTransform)
+            self.zone_engine = QgsGeometry.createGeometryEngine(zone.constGet())
+            self.zone_engine.prepareGeometry()
+            self.zone_box = zone.boundingBox()
+
+    def nearest(self, geometry, box=None):
+        """(source key, metres) of the nearest source, or None when the target is not in the zone.
+
+        In IMIS mode the zone is IMIS's buffer polygon; the key and distance are then those of
+        the nearest source (None, None when beyond the measured reach).
+        """
+        box = box or geometry.boundingBox()
+        if self.measure.zone is not None:
+            if self.zone_engine is None or not self.zone_box.intersects(box) or \
+                    not self.zone_engine.intersects(geometry.constGet()):
                 return None
-            found = self.index.nearest(self.metric.to_metric(geometry, crs), self.reach)
+        elif not self.prefilter.intersects(box):
+            return None
+        centre = box.center()
+        if self.to_wgs84 is not None:
+            centre = self.to_wgs84.transform(centre)
+        projected = QgsGeometry(geometry)
+        projected.transform(self.to_metric)
+        found = self.measure.index.nearest(projected, self.measure.reach, self.metric.scale(centre.x(), centre.y()))
+        if self.measure.zone is not None:
             return found or (None, None)
-        return self.index.nearest(self.metric.to_metric(geometry, crs), self.reach)
-
-    def _in_imis_zone(self, geometry, crs):
-        if self.zone is None or self.zone.isEmpty():
-            return False
-        key = crs.toWkt()
-        if key not in self._zone_engines:
-            zone = QgsGeometry(self.zone)
-            if crs != WGS84:
-                zone.transform(QgsCoordinateTransform(WGS84, crs, self.context))
-            engine = QgsGeometry.createGeometryEngine(zone.constGet())
-            engine.prepareGeometry()
-            self._zone_engines[key] = (engine, zone.boundingBox())
-        engine, box = self._zone_engines[key]
-        return box.intersects(geometry.boundingBox()) and engine.intersects(geometry.constGet())
+        return found
 
 
-def _read_buildings(request, measure, progress):
+def _read_buildings(request, measure, progress, live_bins):
+    """BuildingRecords of the zone; fills `live_bins` (when not None) with every live BIN read."""
     info = request.buildings
     extra = list(request.building_fields) + (list(excel.BUILDING_LIST_FIELDS) if request.with_list else [])
     extra = [name for name in dict.fromkeys(extra) if info.field_index(name) >= 0 and name not in BUILDING_FIELDS]
-    indexes = {name: info.field_index(name) for name in BUILDING_FIELDS + tuple(extra)}
-    prefilter = measure.prefilter(info.crs)
+    bin_index = info.field_index("bin")
+    type_index = info.field_index("structure_type_id")
+    system_index = info.field_index("sanitation_system_id")
+    extra_indexes = [(name, info.field_index(name)) for name in extra]
+    targets = measure.for_crs(info.crs)
     records, null_footprints, invalid = [], [], []
     total = max(1, info.feature_count)
-    for number, feature in enumerate(info.source.getFeatures(live_request(info, list(indexes)))):
-        if number % 1000 == 0:
+    request_ = live_request(info, ["bin", "structure_type_id", "sanitation_system_id"] + extra)
+    for number, feature in enumerate(info.source.getFeatures(request_)):
+        if number % 2000 == 0:
             progress.part(number, total)
-        attributes = feature.attributes()
-        bin_ = plain(attributes[indexes["bin"]])
+        if live_bins is not None:
+            value = feature.attribute(bin_index)
+            if isinstance(value, str):
+                live_bins.add(value)
         geometry = feature.geometry()
-        if geometry.isNull() or geometry.isEmpty():
-            null_footprints.append(bin_)
+        if geometry.isEmpty():
+            null_footprints.append(plain(feature.attribute(bin_index)))
             continue
-        found = None
-        if prefilter.intersects(geometry.boundingBox()):
-            found = measure.nearest(geometry, info.crs)
+        found = targets.nearest(geometry)
         if found is None and not request.include_outside:
             continue
+        attributes = feature.attributes()
+        bin_ = plain(attributes[bin_index])
         source_key, distance = found if found is not None else (None, None)
-        record = BuildingRecord(bin_, distance, source_key, plain(attributes[indexes["structure_type_id"]]),
-                                plain(attributes[indexes["sanitation_system_id"]]), QgsGeometry(geometry),
-                                {name: plain(attributes[indexes[name]]) for name in extra}, found is not None)
+        records.append(BuildingRecord(
+            bin_, distance, source_key, plain(attributes[type_index]), plain(attributes[system_index]),
+            QgsGeometry(geometry), {name: plain(attributes[index]) for name, index in extra_indexes},
+            found is not None))
         if found is not None and not geometry.isGeosValid():
             invalid.append(bin_)
-        records.append(record)
     return records, null_footprints, invalid
 
 
-def _live_keys(info, field_name, progress):
-    """Key values of the live rows of the whole layer (its filter applies, its selection not)."""
-    index = info.field_index(field_name)
-    keys = set()
-    for feature in info.full_source.getFeatures(live_request(info, [field_name], geometry=False)):
-        progress.check()
-        keys.add(plain(feature.attribute(index)))
-    return keys
+def _all_live_bins(info, progress):
+    """BINs of the live buildings of the whole layer (its filter applies, its selection not)."""
+    index = info.field_index("bin")
+    bins = set()
+    for number, feature in enumerate(info.full_source.getFeatures(live_request(info, ["bin"], geometry=False))):
+        if number % 5000 == 0:
+            progress.check()
+        value = feature.attribute(index)
+        if isinstance(value, str):
+            bins.add(value)
+    return bins
 
 
-def _read_containments(request, measure, zone_bins, anchors, progress, warnings):
+def _read_containments(request, measure, zone_bins, link_rows, live_bins, progress):
     info = request.containments
-    link_rows, _ = companion_rows(anchors, "build_contains", ("bin", "containment_id"))
-    if link_rows is None:
-        warnings.append("No build_contains table was found next to the layers: every containment was judged by "
-                        "its own point.")
-        link_rows = []
-    live_bins = _live_keys(request.buildings, "bin", progress)
-    live_containments = _live_keys(info, "id", progress)
-    linked = containment_rules.links_by_containment(
-        ((bin_, containment_id) for bin_, containment_id in link_rows if containment_id in live_containments),
-        live_bins)
+    linked = containment_rules.links_by_containment(link_rows, live_bins)
     extra = [name for name in excel.CONTAINMENT_LIST_FIELDS if info.field_index(name) >= 0] \
         if request.with_list else []
-    indexes = {name: info.field_index(name) for name in CONTAINMENT_FIELDS + tuple(extra)}
-    candidates = {}
-    for feature in info.source.getFeatures(live_request(info, list(indexes))):
-        progress.check()
+    id_index, type_index = info.field_index("id"), info.field_index("type_id")
+    extra_indexes = [(name, info.field_index(name)) for name in extra]
+    targets = measure.for_crs(info.crs)
+    chosen = {}
+    for number, feature in enumerate(info.source.getFeatures(live_request(info, ["id", "type_id"] + extra))):
+        if number % 2000 == 0:
+            progress.check()
+        containment_id = feature.attribute(id_index)
+        if not isinstance(containment_id, str):
+            continue  # a containment without id cannot be reported
+        bins = linked.get(containment_id)
+        if bins:
+            if bins.isdisjoint(zone_bins):
+                continue
+            choice = containment_rules.ContainmentChoice(containment_id, tuple(sorted(bins & zone_bins)), len(bins))
+        else:
+            geometry = feature.geometry()
+            found = None if geometry.isEmpty() else targets.nearest(geometry)
+            if found is None:
+                continue
+            choice = containment_rules.ContainmentChoice(containment_id, (), 0, found[1])
         attributes = feature.attributes()
-        candidates[plain(attributes[indexes["id"]])] = (feature.geometry(), attributes)
-
-    def own_distance(containment_id):
-        geometry = candidates[containment_id][0]
-        if geometry.isNull() or geometry.isEmpty():
-            return None
-        found = measure.nearest(geometry, info.crs)
-        return None if found is None else found[1]
-
-    records = []
-    for choice in containment_rules.choose_containments(candidates, linked, zone_bins, own_distance,
-                                                        progress.feedback):
-        geometry, attributes = candidates[choice.id]
-        records.append(ContainmentRecord(
-            choice.id, plain(attributes[indexes["type_id"]]), choice.bins, choice.served, choice.distance,
-            QgsGeometry(geometry), {name: plain(attributes[indexes[name]]) for name in extra}))
-    progress.check()
-    return records
+        chosen[plain(containment_id)] = ContainmentRecord(
+            plain(containment_id), plain(attributes[type_index]), choice.bins, choice.served, choice.distance,
+            QgsGeometry(feature.geometry()), {name: plain(attributes[index]) for name, index in extra_indexes})
+    return [chosen[key] for key in sorted(chosen)]
 
 
 def _owners(anchors):
     rows, _ = companion_rows(anchors, "owners", ("bin",) + excel.OWNER_FIELDS)
-    return {row[0]: dict(zip(excel.OWNER_FIELDS, row[1:])) for row in rows or []}
+    return {row[0]: dict(zip(excel.OWNER_FIELDS, (plain(value) for value in row[1:]))) for row in rows or []}
 
 
 def run(request, context, feedback, progress):
@@ -195,24 +217,36 @@ def run(request, context, feedback, progress):
         request.containments.require_fields(CONTAINMENT_FIELDS)
     anchors = [request.buildings, request.containments, request.sources]
     progress.step("select", "Reading the source features (QGIS)…")
-    found_lookups = _lookups(anchors)
+    found_lookups, where = _lookups(anchors)
     sources = _read_sources(request, context, progress)
     if not sources:
         raise AnalysisError(f"No live feature with a geometry in the {request.sources.role} "
                             f"'{request.sources.name}' matches the choice.")
     measure = _Measure(request, sources, context)
-    progress.feedback.pushInfo(f"Measuring in a local transverse Mercator centred on "
-                               f"{measure.metric.longitude:.5f}, {measure.metric.latitude:.5f} (metres).")
-    buildings, null_footprints, invalid = _read_buildings(request, measure, progress)
+    feedback.pushInfo(f"Measuring in a local transverse Mercator centred on {measure.metric.longitude:.5f}, "
+                      f"{measure.metric.latitude:.5f} (metres, scale-corrected).")
+    link_rows = None
+    if request.containments is not None:
+        link_rows, _ = companion_rows(anchors, "build_contains", ("bin", "containment_id"))
+    collect_bins = link_rows is not None and not request.buildings.selected_only
+    live_bins = set() if collect_bins else None
+    buildings, null_footprints, invalid = _read_buildings(request, measure, progress, live_bins)
     progress.step("read", f"{len(buildings)} buildings selected.")
     result = ZoneResult(buildings=sorted(buildings, key=lambda record: record.bin), containments=[],
                         sources=sources, lookups=found_lookups, zone=measure.zone, execution="QGIS",
                         data_source=_describe(request.buildings), null_footprints=sorted(null_footprints),
                         invalid_footprints=sorted(invalid))
+    result.lookups.source = where[0] if where else result.data_source
     if request.containments is not None:
+        if link_rows is None:
+            result.links_found = False
+            result.warnings.append("No build_contains table was found next to the layers: every containment was "
+                                   "judged by its own point.")
+            link_rows, live_bins = [], set()
+        elif live_bins is None:
+            live_bins = _all_live_bins(request.buildings, progress)
         zone_bins = {record.bin for record in buildings if record.in_zone}
-        result.containments = _read_containments(request, measure, zone_bins, anchors, progress, result.warnings)
-        result.links_found = not result.warnings
+        result.containments = _read_containments(request, measure, zone_bins, link_rows, live_bins, progress)
     if request.with_list:
         result.owners = _owners(anchors)
     return result

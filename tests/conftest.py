@@ -132,9 +132,6 @@ def imis_package():
     return imis
 
 
-_KEEP_ALIVE = []
-
-
 @pytest.fixture
 def imis_provider(qgis_app, qgis_processing, imis_package):
     """The imis Processing provider registered in the session's QGIS (as initProcessing does)."""
@@ -147,10 +144,11 @@ def imis_provider(qgis_app, qgis_processing, imis_package):
 
         provider = ImisProvider()
         registry.addProvider(provider)
-        # The registry keeps only the C++ side: without a Python reference the provider's (and its
-        # algorithms') Python methods are gone by the next test.
-        _KEEP_ALIVE.append(provider)
+        _KEEP_ALIVE.append(provider)  # without a Python reference the provider's Python half is collected
     return provider
+
+
+_KEEP_ALIVE = []
 
 
 @pytest.fixture
