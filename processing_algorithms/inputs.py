@@ -272,6 +272,9 @@ def companion_source(anchors, key):
         if info.postgis is not None:
             uri = QgsDataSourceUri(info.postgis.uri)
             uri.setDataSource(schema, table, None, "", "")
+            # The anchor's srid and geometry type would make QGIS read no row of a table without geometry.
+            uri.setSrid("")
+            uri.setWkbType(QgsWkbTypes.NoGeometry)
             layer = QgsVectorLayer(uri.uri(False), table, "postgres")
             if layer.isValid():
                 return QgsVectorLayerFeatureSource(layer), f"database table {schema}.{table}"
