@@ -9,4 +9,7 @@ def algorithm_classes():
     from .connection_candidates import ConnectionCandidatesAlgorithm
 
     classes.append(ConnectionCandidatesAlgorithm)
+    from .council_map import CouncilMapAlgorithm
+
+    classes.append(CouncilMapAlgorithm)
     return classes
