@@ -3,13 +3,11 @@
 
 def algorithm_classes():
     """Algorithm classes the provider registers (imported lazily: no work at import time)."""
+    from .council_map import CouncilMapAlgorithm
     from .waterbody_buffer import WaterbodyBufferAlgorithm
 
-    classes = [WaterbodyBufferAlgorithm]
+    classes = [WaterbodyBufferAlgorithm, CouncilMapAlgorithm]
     from .connection_candidates import ConnectionCandidatesAlgorithm
 
     classes.append(ConnectionCandidatesAlgorithm)
-    from .council_map import CouncilMapAlgorithm
-
-    classes.append(CouncilMapAlgorithm)
     return classes

@@ -13,9 +13,6 @@ from qgis.core import QgsGeometry, QgsRectangle, QgsSpatialIndex, QgsWkbTypes
 from .metric import UTM_K0, expand_sql, tm_scale_sql
 
 MAX_PIECE_VERTICES = 64
-# Above the UTM scale factor anywhere a city-size area can reach from its zone's centre
-# (1.001 at the zone's edge on the equator): a safe bound for dropping pairs early.
-UTM_SCALE_MAX = 1.01
 
 
 def cut(geometry, max_vertices=MAX_PIECE_VERTICES):
@@ -74,6 +71,10 @@ class SourceIndex:
                 best = candidate
         return None if best is None else (best[1], best[0] / scale)
 
+    def boxes(self):
+        """The pieces' boxes (metric CRS)."""
+        return list(self._boxes)
+
     def prefilter(self, metric, crs, max_distance):
         """A spatial index, in `crs`, of boxes that contain everything within the distance.
 
@@ -93,19 +94,26 @@ def is_line_or_polygon(geometry):
 def pieces_sql(sources_name, distance_sql, max_vertices=MAX_PIECE_VERTICES):
     """SQL: the source rows (key, geom in EPSG:4326) of CTE `sources_name` cut into pieces.
 
-    Columns: key, geom, box (the piece's box grown by the distance, in degrees) and gm (the
-    piece in the UTM zone of the sources). Needs a CTE `metric` (metric_sql()).
+    Columns: key, geom; box (the piece's box grown by the distance, in degrees); gm (the piece
+    in the UTM zone of the sources); and the UTM scale factor near the piece as k + g * (lon -
+    lon_c), exact to about 1e-8 within a few km (per pair it then costs two box reads instead
+    of the whole series). Needs a CTE `metric` (metric_sql()).
     """
     from psycopg2 import sql
 
-    # reach: the box's margin in longitude, the larger one: no point within the distance is
-    # farther than that in plain degrees (a cheap GEOS test before the projected distance).
+    lon = sql.SQL("((ST_XMin(p.geom) + ST_XMax(p.geom)) / 2)")
+    lat = sql.SQL("((ST_YMin(p.geom) + ST_YMax(p.geom)) / 2)")
+    east = sql.SQL("({} + 0.01)").format(lon)
+    west = sql.SQL("({} - 0.01)").format(lon)
+    k0 = UTM_K0
     return sql.SQL(
-        "SELECT key, geom, box, gm, ST_XMax(box) - ST_XMax(geom) AS reach FROM ("
-        "SELECT s.key, p.geom, {box} AS box, ST_Transform(p.geom, m.srid) AS gm "
-        "FROM {sources} s CROSS JOIN LATERAL ST_Subdivide(s.geom, {max_vertices}) AS p(geom) CROSS JOIN metric m) q"
-    ).format(box=expand_sql(sql.SQL("p.geom"), distance_sql), sources=sql.Identifier(sources_name),
-             max_vertices=sql.Literal(int(max_vertices)))
+        "SELECT s.key, p.geom, {box} AS box, ST_Transform(p.geom, m.srid) AS gm, {lon} AS lon_c, {k} AS k, "
+        "({k_east} - {k_west}) / 0.02 AS g "
+        "FROM {sources} s CROSS JOIN LATERAL ST_Subdivide(s.geom, {max_vertices}) AS p(geom) CROSS JOIN metric m"
+    ).format(box=expand_sql(sql.SQL("p.geom"), distance_sql), lon=lon,
+             k=tm_scale_sql(lon, lat, sql.SQL("m.lon0"), k0),
+             k_east=tm_scale_sql(east, lat, sql.SQL("m.lon0"), k0), k_west=tm_scale_sql(west, lat, sql.SQL("m.lon0"), k0),
+             sources=sql.Identifier(sources_name), max_vertices=sql.Literal(int(max_vertices)))
 
 
 def metric_sql(sources_name):
@@ -124,27 +132,14 @@ def nearest_sql(pieces_name, targets_sql, distance_sql):
     inlinable, so the GiST index on the table's geometry column serves the `&&` prefilter).
     Rows: target_key, source_key, distance; ties go to the smaller source key. Distances are
     UTM metres divided by the UTM scale factor at the centre of the target's box.
-
-    The scale factor is the same for all pieces near one target, so the nearest piece is
-    chosen on UTM metres and the (costly) factor is computed once per target; pairs beyond
-    the reach in plain degrees, or beyond the distance times the largest factor, are dropped
-    before that.
     """
     from psycopg2 import sql
 
-    lon = sql.SQL("(ST_XMin(t.geom) + ST_XMax(t.geom)) / 2")
-    lat = sql.SQL("(ST_YMin(t.geom) + ST_YMax(t.geom)) / 2")
     return sql.SQL(
-        "SELECT y.key AS target_key, y.source_key, y.distance FROM ("
-        "SELECT z.key, z.source_key, z.u / {scale} AS distance FROM ("
-        "SELECT DISTINCT ON (x.key) x.key, x.source_key, x.u, x.lon, x.lat FROM ("
-        "SELECT t.key, p.key AS source_key, ST_Distance(ST_Transform(t.geom, m.srid), p.gm) AS u, "
-        "{lon} AS lon, {lat} AS lat "
-        "FROM {pieces} p JOIN ({targets}) t ON t.geom && p.box AND ST_DWithin(t.geom, p.geom, p.reach) "
-        "CROSS JOIN metric m "
-        # OFFSET 0 keeps the subqueries apart, so each value is computed once, not again in WHERE.
-        "OFFSET 0) x WHERE x.u <= {d} * {k_max} ORDER BY x.key, x.u, x.source_key) z CROSS JOIN metric m "
-        "OFFSET 0) y WHERE y.distance <= {d}"
-    ).format(scale=tm_scale_sql(sql.SQL("z.lon"), sql.SQL("z.lat"), sql.SQL("m.lon0"), UTM_K0),
-             lon=lon, lat=lat, pieces=sql.Identifier(pieces_name), targets=targets_sql, d=distance_sql,
-             k_max=sql.Literal(UTM_SCALE_MAX))
+        "SELECT DISTINCT ON (x.key) x.key AS target_key, x.source_key, x.distance FROM ("
+        "SELECT t.key, p.key AS source_key, ST_Distance(ST_Transform(t.geom, m.srid), p.gm) "
+        "/ (p.k + p.g * ((ST_XMin(t.geom) + ST_XMax(t.geom)) / 2 - p.lon_c)) AS distance "
+        "FROM {pieces} p JOIN ({targets}) t ON t.geom && p.box CROSS JOIN metric m "
+        # OFFSET 0 keeps the subquery apart, so each distance is computed once, not again in WHERE.
+        "OFFSET 0) x WHERE x.distance <= {d} ORDER BY x.key, x.distance, x.source_key"
+    ).format(pieces=sql.Identifier(pieces_name), targets=targets_sql, d=distance_sql)

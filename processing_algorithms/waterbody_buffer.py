@@ -315,7 +315,7 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
     def _write_zone(self, parameters, context, result):
         fields = QgsFields()
         for name, kind in (("distance_m", QVariant.Double), ("method", QVariant.String),
-                           ("waterbodies", QVariant.Int)):
+                           ("waterbodies", QVariant.Int), ("waterbody_types", QVariant.String)):
             fields.append(QgsField(name, kind))
         sink, destination = self.sink(parameters, self.OUTPUT_ZONE, context, fields, QgsWkbTypes.MultiPolygon, WGS84)
         if sink is None:
@@ -327,8 +327,9 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
             zone.convertToMultiType()
             feature = QgsFeature(fields)
             feature.setGeometry(zone)
+            kinds = self._types_text if request.kinds else None  # the types asked for (the map title uses them)
             feature.setAttributes([request.distance, "IMIS-compatible buffer" if request.imis_compatible
-                                   else "exact distance (zone drawn for display)", len(result.sources)])
+                                   else "exact distance (zone drawn for display)", len(result.sources), kinds])
             sink.addFeature(feature)
         return {self.OUTPUT_ZONE: destination}
 
