@@ -16,4 +16,7 @@ def algorithm_classes():
     from .water_supply_coverage import WaterSupplyCoverageAlgorithm
 
     classes.append(WaterSupplyCoverageAlgorithm)
+    from .connection_candidates import ConnectionCandidatesAlgorithm
+
+    classes.append(ConnectionCandidatesAlgorithm)
     return classes

@@ -102,7 +102,7 @@ class InputLayer:
     fields: object
     geometry_type: int
     selected_only: bool
-    feature_count: int
+    feature_count: int  # -1 when unknown
     provider: str
     postgis: PostgisTable = None
     gpkg_path: str = None
@@ -149,6 +149,11 @@ def _layer_and_selection(algorithm, parameters, name, context):
     return layer, selected_only, limited
 
 
+def input_layer(algorithm, parameters, name, context):
+    """The vector layer of parameter `name`, also when "Selected features only" is ticked (main thread)."""
+    return _layer_and_selection(algorithm, parameters, name, context)[0]
+
+
 def describe(algorithm, parameters, name, context, role):
     """InputLayer for feature-source parameter `name`, or None when it was left empty.
 
@@ -169,7 +174,9 @@ def describe(algorithm, parameters, name, context, role):
         count = layer.selectedFeatureCount()
     else:
         source = full_source
-        count = layer.featureCount()
+        # Counting a filtered PostGIS table scans it (a quarter of a second at city size); the
+        # count only drives the QGIS path's progress bar, so PostGIS layers say "unknown" (-1).
+        count = -1 if layer.providerType() == "postgres" else layer.featureCount()
     info = InputLayer(role=role, name=layer.name(), source=source, full_source=full_source, crs=layer.crs(), fields=layer.fields(),
                       geometry_type=layer.geometryType(), selected_only=selected_only, feature_count=count,
                       provider=layer.providerType())
@@ -272,6 +279,9 @@ def companion_source(anchors, key):
         if info.postgis is not None:
             uri = QgsDataSourceUri(info.postgis.uri)
             uri.setDataSource(schema, table, None, "", "")
+            # The anchor's srid and geometry type would make QGIS read no row of a table without geometry.
+            uri.setSrid("")
+            uri.setWkbType(QgsWkbTypes.NoGeometry)
             layer = QgsVectorLayer(uri.uri(False), table, "postgres")
             if layer.isValid():
                 return QgsVectorLayerFeatureSource(layer), f"database table {schema}.{table}"
