@@ -3,20 +3,18 @@
 
 def algorithm_classes():
     """Algorithm classes the provider registers (imported lazily: no work at import time)."""
+    from .connection_candidates import ConnectionCandidatesAlgorithm
     from .council_map import CouncilMapAlgorithm
+    from .repair_geometries import RepairGeometriesAlgorithm
+    from .survey_checks import SurveyChecksAlgorithm
+    from .water_supply_coverage import WaterSupplyCoverageAlgorithm
     from .waterbody_buffer import WaterbodyBufferAlgorithm
 
-    classes.append(CouncilMapAlgorithm)
-    from .survey_checks import SurveyChecksAlgorithm
-    from .repair_geometries import RepairGeometriesAlgorithm
-
-    classes.append(SurveyChecksAlgorithm)
-    classes.append(RepairGeometriesAlgorithm)
-    classes = [WaterbodyBufferAlgorithm, CouncilMapAlgorithm]
-    from .water_supply_coverage import WaterSupplyCoverageAlgorithm
-
-    classes.append(WaterSupplyCoverageAlgorithm)
-    from .connection_candidates import ConnectionCandidatesAlgorithm
-
-    classes.append(ConnectionCandidatesAlgorithm)
-    return classes
+    return [
+        WaterbodyBufferAlgorithm,
+        ConnectionCandidatesAlgorithm,
+        WaterSupplyCoverageAlgorithm,
+        CouncilMapAlgorithm,
+        SurveyChecksAlgorithm,
+        RepairGeometriesAlgorithm,
+    ]

@@ -167,6 +167,8 @@ def survey_checks(gpkg, out_dir, layers):
 
 
 DEMO_STEPS.append(survey_checks)
+
+
 def water_supply_coverage_step(gpkg, out_dir, layers):
     """imis:watersupplycoverage: water supply coverage at 50 m (issue 5; not an IMIS analysis)"""
     folder = out_dir / "water_supply_coverage"
