@@ -490,3 +490,45 @@ def propagate_type(rec, type_id, facts):
     if rec.get("toilet_status") is not True:
         changes["toilet_status"] = True
     return changes
+
+
+# Fields each field's rules read: the form re-checks a field when one of these changes.
+DEPENDS_ON = {
+    ("buildings", "use_category_id"): ("functional_use_id",),
+    ("buildings", "office_business_name"): ("functional_use_id",),
+    ("buildings", "water_customer_id"): ("water_source_id",),
+    ("buildings", "watersupply_pipe_code"): ("water_source_id",),
+    ("buildings", "distance_from_well"): ("well_presence_status",),
+    ("buildings", "toilet_count"): ("toilet_status",),
+    ("buildings", "household_with_private_toilet"): ("toilet_status",),
+    ("buildings", "population_with_private_toilet"): ("toilet_status",),
+    ("buildings", TOILET_LINK_FIELD): ("toilet_status", "sanitation_system_id"),
+    ("buildings", "desludging_vehicle_accessible"): ("toilet_status", "sanitation_system_id"),
+    ("buildings", "sewer_code"): ("toilet_status", "sanitation_system_id"),
+    ("buildings", "drain_code"): ("toilet_status", "sanitation_system_id"),
+    ("buildings", "sanitation_system_id"): ("toilet_status",),
+    ("buildings", "toilet_status"): ("sanitation_system_id",),
+    ("buildings", "building_associated_to"): ("bin",),
+    ("containments", "pit_diameter"): ("type_id", "tank_length"),
+    ("containments", "tank_length"): ("type_id", "pit_diameter"),
+    ("containments", "tank_width"): ("type_id", "pit_diameter", "tank_length"),
+    ("containments", "depth"): ("type_id",),
+    ("containments", "septic_criteria"): ("type_id",),
+    ("containments", "size"): ("type_id", "tank_length", "tank_width", "depth", "pit_diameter"),
+}
+
+# The conditional part of each rule, in words, for the text QGIS shows beside the field.
+RULE_NOTES = {
+    ("buildings", "building_associated_to"): "Empty for a main building; otherwise a live main building other than itself.",
+    ("buildings", "house_number"): "Unique over all buildings, deleted ones included.",
+    ("buildings", "use_category_id"): "Must belong to the Functional Use of Building.",
+    ("buildings", "watersupply_pipe_code"): "Required for the municipal water supply.",
+    ("buildings", "toilet_count"): "Required when the building has a toilet.",
+    ("buildings", "sanitation_system_id"): "With a toilet: a Toilet Connection; without: a Defecation Place.",
+    ("buildings", TOILET_LINK_FIELD): "Required when the Defecation Place is a community toilet.",
+    ("buildings", "sewer_code"): "Required for a sewer connection, and for a containment connected to the sewer.",
+    ("buildings", "drain_code"): "Required for a drain connection, and for a containment connected to a drain.",
+    ("containments", "type_id"): "A type of the building's sanitation system.",
+    ("containments", "size"): "Required: entered, or computed from the dimensions.",
+    ("containments", "pit_diameter"): "Cylindrical pits only; not together with a tank length.",
+}

@@ -1,0 +1,44 @@
+"""QGIS attribute values <-> plain Python values for forms.rules and the writer."""
+import datetime
+
+from qgis.core import NULL
+from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QVariant
+
+_TRUE = {"true", "t", "1", "yes", "y"}
+_FALSE = {"false", "f", "0", "no", "n"}
+
+
+def to_python(value, field=None):
+    """None for NULL, datetime for QDate/QDateTime, bool for booleans (also 'true'/'false' text)."""
+    if value is None or value == NULL or (isinstance(value, QVariant) and value.isNull()):
+        return None
+    if isinstance(value, QVariant):
+        value = value.value()
+    if isinstance(value, QDateTime):
+        if not value.isValid():
+            return None
+        if field is not None and field.type() == QVariant.Date:
+            d = value.date()
+            return datetime.date(d.year(), d.month(), d.day())
+        return value.toPyDateTime()
+    if isinstance(value, QDate):
+        return datetime.date(value.year(), value.month(), value.day()) if value.isValid() else None
+    if isinstance(value, QTime):
+        return value.toPyTime() if value.isValid() else None
+    if field is not None and field.type() == QVariant.Bool and isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    if field is not None and field.type() in (QVariant.Int, QVariant.LongLong) and isinstance(value, float) \
+            and value.is_integer():
+        return int(value)
+    return value
+
+
+def record(feature, fields=None):
+    """{field name: Python value} of a QgsFeature (joined fields included)."""
+    fields = fields or feature.fields()
+    attributes = feature.attributes()
+    return {fields.at(i).name(): to_python(attributes[i], fields.at(i)) for i in range(min(len(attributes), fields.count()))}
