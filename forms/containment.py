@@ -3,7 +3,6 @@ building, dimensions shown by type, volume computed when left empty, emptying fi
 from qgis.core import (
     QgsAttributeEditorContainer,
     QgsAttributeEditorField,
-    QgsAttributeEditorRelation,
     QgsDefaultValue,
     QgsEditFormConfig,
     QgsExpression,
@@ -12,7 +11,7 @@ from qgis.core import (
 )
 
 from . import widgets
-from .building import PROVISIONAL_KEY, REL_LINK_CONTAINMENT, REL_LINKS
+from .building import PROVISIONAL_KEY
 from .expressions import describe, shown_expression, valid_expression
 from .fields import CONTAINMENT_FIELDS, CONTAINMENT_LOCATIONS
 from .rules import DEPENDS_ON, ONSITE
@@ -50,7 +49,7 @@ def configure(project, layers):
                                  QgsFieldConstraints.ConstraintStrengthHard)
     c.setDefaultValueDefinition(fields.indexOf("id"), QgsDefaultValue(PROVISIONAL_KEY))
     c.setDisplayExpression('"id"')
-    c.setEditFormConfig(_form_config(c, project))
+    c.setEditFormConfig(_form_config(c))
 
 
 def _add(layer, parent, column):
@@ -67,7 +66,7 @@ def _group(parent, title, visible_when=None):
     return group
 
 
-def _form_config(c, project):
+def _form_config(c):
     config = c.editFormConfig()
     config.setLayout(QgsEditFormConfig.TabLayout)
     config.clearTabs()
@@ -92,15 +91,7 @@ def _form_config(c, project):
     emptying.setColumnCount(1)
     for column in ("emptied_status", "last_emptied_date", "next_emptying_date", "no_of_times_emptied"):
         _add(c, emptying, column)
-    buildings = QgsAttributeEditorContainer("Buildings served", root)
-    buildings.setIsGroupBox(False)
-    served = QgsAttributeEditorRelation(project.relationManager().relation(REL_LINK_CONTAINMENT), buildings)
-    served.setNmRelationId(REL_LINKS)
-    served.setLabel("Buildings served (link them from the building form)")
-    served.setRelationWidgetTypeId("relation_editor")
-    served.setRelationEditorConfiguration({"buttons": "ZoomToChildFeature", "show_first_feature": True})
-    buildings.addChildElement(served)
-    for tab in (main, emptying, buildings):
+    for tab in (main, emptying):
         config.addTab(tab)
     fields = c.fields()
     for spec in CONTAINMENT_FIELDS:

@@ -38,6 +38,7 @@ USER_COLUMNS = {
 }
 LOG_TAG = "IMIS"
 THREAD_WHEN_EDITS = 20  # bigger saves (and containment saves under IMIS's trigger) run with a progress dialog
+REPEAT_WINDOW_SECONDS = 2.0  # "Save All" commits each IMIS layer: one failed save is not re-run for each
 
 
 def _notify(level, text, details=""):
@@ -68,6 +69,7 @@ class EditSession(QObject):
         self.interactive = True
         self._busy = False
         self._outcome = None
+        self._failed_signature = None  # (edits, time) of the last failed save
         self._snapshots = {}
         self._versions = {"buildings": {}, "containments": {}}
         self._measuring = None
@@ -221,16 +223,20 @@ class EditSession(QObject):
         if self._busy:
             return
         layer = self.layers[key]
-        if self._outcome is not None and self._outcome[0] == "failed":
-            # Another IMIS layer of the same "Save All" just failed: keep this one's edits too.
-            self._hold(key, layer)
-            return
+        signature = None
         try:
             changes = self.collect()
+            signature = _signature(changes)
+            if self._failed_signature is not None and self._failed_signature[0] == signature \
+                    and time.monotonic() - self._failed_signature[1] < REPEAT_WINDOW_SECONDS:
+                # The same edits just failed, for another layer of the same "Save All": keep these too.
+                self._hold(key, layer)
+                return
             result = self.save(changes) if changes else None
         except SaveFailed as failure:
             self._hold(key, layer)
-            self._set_outcome(("failed", failure))
+            self._failed_signature = (signature, time.monotonic())
+            self._outcome = ("failed", failure)
             self.last_failure = failure
             self._select_failed(failure)
             _notify(Qgis.Critical, "Your IMIS edits could not be saved; nothing was written and your edits are "
@@ -244,9 +250,10 @@ class EditSession(QObject):
                 if other is not layer:
                     other.undoStack().clear()
         self._versions = {"buildings": {}, "containments": {}}
+        self._failed_signature = None
+        self._outcome = ("saved", result)
         if result is not None:
             self.last_result = result
-            self._set_outcome(("saved", result))
             text = self._summary(result)
             _notify(Qgis.Success, text, "\n".join(result.notes))
             self.saved.emit(result)
@@ -255,18 +262,11 @@ class EditSession(QObject):
         if key in self._snapshots:
             snapshot = self._snapshots.pop(key)
             self._quietly(lambda: self._restore(self.layers[key], snapshot))
-        elif self._outcome is not None and self._outcome[0] == "saved":
+        elif self._outcome is not None and self._outcome[0] == "saved" and self._outcome[1] is not None:
+            self._outcome = None
             for layer in self.layers.values():
                 layer.dataProvider().reloadData()
                 layer.triggerRepaint()
-
-    def _set_outcome(self, outcome):
-        self._outcome = outcome
-        # One outcome per "Save All": cleared once control returns to the event loop.
-        QTimer.singleShot(0, self._clear_outcome)
-
-    def _clear_outcome(self):
-        self._outcome = None
 
     def _hold(self, key, layer):
         """Keep the layer's edits aside and empty its buffer: QGIS then commits nothing."""
@@ -493,6 +493,14 @@ class EditSession(QObject):
         finally:
             conn.rollback()
             conn.close()
+
+
+def _signature(changes):
+    """What the edits are, independent of QGIS's temporary feature ids."""
+    return tuple(
+        (e.table, e.action, str(e.key), tuple(sorted((k, repr(v)) for k, v in e.values.items())), e.geometry)
+        for e in changes.edits
+    )
 
 
 def _same(a, b):
