@@ -129,7 +129,9 @@ def _field_widgets(layers):
         "sanitation_system_id": widgets.value_relation(
             lk["sanitation_systems"], "id", "sanitation_system",
             "CASE WHEN current_value('toilet_status') IS NULL THEN true "
-            f"WHEN current_value('toilet_status') THEN \"id\" IN ({', '.join(map(str, sorted(WITH_TOILET)))}) "
+            # The Yes/No widget hands over the text 'true'/'false'.
+            "WHEN lower(to_string(current_value('toilet_status'))) IN ('true', 't', '1') "
+            f"THEN \"id\" IN ({', '.join(map(str, sorted(WITH_TOILET)))}) "
             f"ELSE \"id\" IN ({', '.join(map(str, sorted(NO_TOILET)))}) END",
             order_by_value=False),
         TOILET_LINK_FIELD: widgets.value_relation(
@@ -226,7 +228,7 @@ def _form_config(b, rels):
     _field(b, s, "toilet_status")
     # sanitation_system_id is IMIS's "Toilet Connection" with a toilet and its "Defecation Place"
     # without one: the same column in two groups, each shown in its case.
-    with_toilet = _group(s, "Toilet Connection", "toilet_count")  # shown exactly when the toilet fields are
+    with_toilet = _group(s, "Toilet Connection", "toilet_connection")
     _field(b, with_toilet, "sanitation_system_id", show_label=False)
     for column in ("toilet_count", "household_with_private_toilet", "population_with_private_toilet"):
         _field(b, with_toilet, column)
@@ -234,11 +236,7 @@ def _form_config(b, rels):
            "desludging_vehicle_accessible")
     _field(b, _group(with_toilet, "Sewer", "sewer_code", show_title=False), "sewer_code")
     _field(b, _group(with_toilet, "Drain", "drain_code", show_title=False), "drain_code")
-    without = QgsAttributeEditorContainer(DEFECATION_PLACE_LABEL, s)
-    without.setIsGroupBox(True)
-    without.setColumnCount(1)
-    without.setVisibilityExpression(QgsOptionalExpression(QgsExpression("\"toilet_status\" IS NOT NULL AND NOT \"toilet_status\"")))
-    s.addChildElement(without)
+    without = _group(s, DEFECATION_PLACE_LABEL, "defecation_place")
     _field(b, without, "sanitation_system_id", show_label=False)
     _field(b, _group(without, "Community toilet", TOILET_LINK_FIELD, show_title=False), TOILET_LINK_FIELD)
     links = QgsAttributeEditorRelation(rels[REL_LINKS], tabs[CONTAINMENTS])

@@ -185,6 +185,10 @@ def building_field_shown(column, rec, facts):
     toilet = rec.get("toilet_status")
     system = sanitation_system(rec)
     use = rec.get("functional_use_id")
+    if column == "toilet_connection":  # the group asking the Toilet Connection (sanitation_system_id)
+        return toilet is True
+    if column == "defecation_place":  # the group asking the Defecation Place (sanitation_system_id)
+        return toilet is False
     if column == "use_category_id":
         return not blank(use)
     if column == "office_business_name":
@@ -500,6 +504,8 @@ DEPENDS_ON = {
     ("buildings", "watersupply_pipe_code"): ("water_source_id",),
     ("buildings", "distance_from_well"): ("well_presence_status",),
     ("buildings", "toilet_count"): ("toilet_status",),
+    ("buildings", "toilet_connection"): ("toilet_status",),
+    ("buildings", "defecation_place"): ("toilet_status",),
     ("buildings", "household_with_private_toilet"): ("toilet_status",),
     ("buildings", "population_with_private_toilet"): ("toilet_status",),
     ("buildings", TOILET_LINK_FIELD): ("toilet_status", "sanitation_system_id"),

@@ -57,7 +57,7 @@ def _start_session(layers):
     stop_session(b.id())
     session = EditSession(layers, report)
     _SESSIONS[b.id()] = session
-    b.willBeDeleted.connect(lambda layer_id=b.id(): stop_session(layer_id))
+    b.willBeDeleted.connect(lambda layer_id=b.id(): _stop_quietly(layer_id))
     if not session.update_editability():
         QgsMessageLog.logMessage("IMIS layers are read-only until you choose your IMIS user "
                                  "(IMIS menu > IMIS database settings).", "IMIS", Qgis.Info)
@@ -78,6 +78,13 @@ def stop_session(buildings_layer_id):
     session = _SESSIONS.pop(buildings_layer_id, None)
     if session is not None:
         session.disconnect_all()
+
+
+def _stop_quietly(layer_id):
+    try:
+        stop_session(layer_id)
+    except Exception as error:  # noqa: BLE001 - a slot must not raise (PyQt would abort)
+        QgsMessageLog.logMessage(f"IMIS: closing the editing session: {error}", "IMIS", Qgis.Warning)
 
 
 def refresh_editability():

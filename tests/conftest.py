@@ -112,7 +112,7 @@ def save_qgis_connection(name, uri):
     from qgis.core import QgsProviderRegistry
 
     md = QgsProviderRegistry.instance().providerMetadata("postgres")
-    md.saveConnection(md.createConnection(uri, {}), name)
+    md.saveConnection(md.createConnection(uri, {"saveUsername": True}), name)
     return name
 
 

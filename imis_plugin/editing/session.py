@@ -73,29 +73,35 @@ class EditSession(QObject):
         self._snapshots = {}
         self._versions = {"buildings": {}, "containments": {}}
         self._measuring = None
+        self._connections = []
         for key, layer in self.layers.items():
             self._connect(key, layer)
 
     # -- wiring -----------------------------------------------------------------------------------
     def _connect(self, key, layer):
-        layer.beforeCommitChanges.connect(lambda stop, k=key: self._before_commit(k, stop))
-        layer.afterCommitChanges.connect(lambda k=key: self._after_commit(k))
-        layer.editingStarted.connect(lambda k=key: self._editing_started(k))
-        layer.editingStopped.connect(lambda k=key: self._editing_stopped(k))
-        layer.attributeValueChanged.connect(lambda fid, idx, value, k=key: self._changed(k, fid))
-        layer.geometryChanged.connect(lambda fid, geometry, k=key: self._changed(k, fid))
-        layer.featureAdded.connect(lambda fid, k=key: self._changed(k, fid))
-        layer.featureDeleted.connect(lambda fid, k=key: self._changed(k, fid, deleted=True))
+        slots = (
+            (layer.beforeCommitChanges, lambda stop, k=key: self._before_commit(k, stop)),
+            (layer.afterCommitChanges, lambda k=key: self._after_commit(k)),
+            (layer.editingStarted, lambda k=key: self._editing_started(k)),
+            (layer.editingStopped, lambda k=key: self._editing_stopped(k)),
+            (layer.attributeValueChanged, lambda fid, idx, value, k=key: self._changed(k, fid)),
+            (layer.geometryChanged, lambda fid, geometry, k=key: self._changed(k, fid)),
+            (layer.featureAdded, lambda fid, k=key: self._changed(k, fid)),
+            (layer.featureDeleted, lambda fid, k=key: self._changed(k, fid, deleted=True)),
+        )
+        for signal, slot in slots:
+            guarded = _guarded(slot)
+            signal.connect(guarded)
+            self._connections.append((signal, guarded))
 
     def disconnect_all(self):
-        for layer in self.layers.values():
-            for signal in (layer.beforeCommitChanges, layer.afterCommitChanges, layer.editingStarted,
-                           layer.editingStopped, layer.attributeValueChanged, layer.geometryChanged,
-                           layer.featureAdded, layer.featureDeleted):
-                try:
-                    signal.disconnect()
-                except TypeError:
-                    pass
+        """Disconnect exactly the session's own slots (never QGIS's)."""
+        for signal, slot in self._connections:
+            try:
+                signal.disconnect(slot)
+            except (TypeError, RuntimeError):
+                pass  # the layer is already gone
+        self._connections = []
         self.layers = {}
 
     def update_editability(self):
@@ -233,7 +239,14 @@ class EditSession(QObject):
                 self._hold(key, layer)
                 return
             result = self.save(changes) if changes else None
-        except SaveFailed as failure:
+        except Exception as error:  # noqa: BLE001 - whatever went wrong, the edits must survive
+            failure = error if isinstance(error, SaveFailed) else SaveFailed(
+                [FeatureProblem("Save", f"Unexpected error while saving ({error}); nothing was saved and your "
+                                        "edits are kept.")])
+            if not isinstance(error, SaveFailed):
+                import traceback
+
+                QgsMessageLog.logMessage(traceback.format_exc(), LOG_TAG, Qgis.Critical)
             self._hold(key, layer)
             self._failed_signature = (signature, time.monotonic())
             self._outcome = ("failed", failure)
@@ -491,8 +504,26 @@ class EditSession(QObject):
         except Exception as error:  # noqa: BLE001 - reported, never raised from a worker thread
             QgsMessageLog.logMessage(f"Containment trigger check failed: {error}", LOG_TAG, Qgis.Warning)
         finally:
-            conn.rollback()
-            conn.close()
+            try:
+                conn.rollback()
+                conn.close()
+            except Exception:  # noqa: BLE001 - the connection may be gone already
+                pass
+
+
+def _guarded(slot):
+    """A slot that never lets an exception escape (PyQt would abort QGIS); the error is logged."""
+    def run(*args):
+        try:
+            return slot(*args)
+        except Exception as error:  # noqa: BLE001
+            import traceback
+
+            QgsMessageLog.logMessage(f"IMIS editing: unexpected error: {error}\n{traceback.format_exc()}",
+                                     LOG_TAG, Qgis.Critical)
+            return None
+
+    return run
 
 
 def _signature(changes):
