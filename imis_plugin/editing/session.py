@@ -69,7 +69,7 @@ class EditSession(QObject):
         self.interactive = True
         self._busy = False
         self._outcome = None
-        self._failed_signature = None  # (edits, time) of the last failed save
+        self._failed_signature = None  # (edits, time, layer key) of the last failed save
         self._snapshots = {}
         self._versions = {"buildings": {}, "containments": {}}
         self._measuring = None
@@ -233,10 +233,14 @@ class EditSession(QObject):
         try:
             changes = self.collect()
             signature = _signature(changes)
-            if self._failed_signature is not None and self._failed_signature[0] == signature \
-                    and time.monotonic() - self._failed_signature[1] < REPEAT_WINDOW_SECONDS:
-                # The same edits just failed, for another layer of the same "Save All": keep these too.
+            last = self._failed_signature
+            if last is not None and last[0] == signature and last[2] != key \
+                    and time.monotonic() - last[1] < REPEAT_WINDOW_SECONDS:
+                # "Save All" commits each IMIS layer in turn: the same edits just failed for another
+                # layer of it, so keep this layer's edits too, without saving and reporting again.
+                # (The same layer committing again is the editor retrying: that saves again.)
                 self._hold(key, layer)
+                self.last_failure = self._outcome[1] if self._outcome else None
                 return
             result = self.save(changes) if changes else None
         except Exception as error:  # noqa: BLE001 - whatever went wrong, the edits must survive
@@ -248,7 +252,7 @@ class EditSession(QObject):
 
                 QgsMessageLog.logMessage(traceback.format_exc(), LOG_TAG, Qgis.Critical)
             self._hold(key, layer)
-            self._failed_signature = (signature, time.monotonic())
+            self._failed_signature = (signature, time.monotonic(), key)
             self._outcome = ("failed", failure)
             self.last_failure = failure
             self._select_failed(failure)
