@@ -244,7 +244,10 @@ def _form_config(b, rels):
     links.setLabel("Containments of this building")
     links.setRelationWidgetTypeId("relation_editor")
     links.setRelationEditorConfiguration({
-        "buttons": "Link|Unlink|AddChildFeature|DeleteChildFeature|ZoomToChildFeature",
+        # No "delete child": IMIS refuses to delete a containment that still serves a building.
+        # Unlink it here; the save then says when it serves no building any more, and it can be
+        # deleted from the Containments layer (in the same save, too).
+        "buttons": "Link|Unlink|AddChildFeature|ZoomToChildFeature",
         "show_first_feature": True,
     })
     tabs[CONTAINMENTS].addChildElement(links)
