@@ -10,6 +10,7 @@ from qgis.core import (
     QgsAttributeEditorRelation,
     QgsDefaultValue,
     QgsEditFormConfig,
+    QgsEditorWidgetSetup,
     QgsExpression,
     QgsFieldConstraints,
     QgsOptionalExpression,
@@ -17,7 +18,7 @@ from qgis.core import (
     QgsVectorLayerJoinInfo,
 )
 
-from . import widgets
+from . import behaviour, widgets
 from .expressions import describe, shown_expression, valid_expression
 from .fields import (
     BUILDING,
@@ -159,7 +160,8 @@ def configure(project, layers):
             continue
         b.setFieldAlias(idx, spec.label)
         if spec.kind == "hidden":
-            b.setEditorWidgetSetup(idx, widgets.hidden())
+            b.setEditorWidgetSetup(idx, widgets.hidden() if spec.column != behaviour.HOST_FIELD else
+                                   QgsEditorWidgetSetup(behaviour.WIDGET_TYPE, {}))
             continue
         b.setEditorWidgetSetup(idx, special.get(spec.column) or
                                (widgets.date() if spec.kind == "date" else
@@ -204,6 +206,7 @@ def _form_config(b, rels):
         tabs[title] = tab
     for column in OWNER_COLUMNS:
         _field(b, tabs[OWNER], column)
+    _field(b, tabs[OWNER], behaviour.HOST_FIELD, show_label=False)  # invisible: the form's live behaviour
     t = tabs[BUILDING]
     for column in ("bin", "building_associated_to", "ward", "road_code", "house_number", "house_locality", "tax_code",
                    "structure_type_id", "surveyed_date", "construction_year", "floor_count", "functional_use_id"):

@@ -5,12 +5,13 @@ from qgis.core import (
     QgsAttributeEditorField,
     QgsDefaultValue,
     QgsEditFormConfig,
+    QgsEditorWidgetSetup,
     QgsExpression,
     QgsFieldConstraints,
     QgsOptionalExpression,
 )
 
-from . import widgets
+from . import behaviour, widgets
 from .building import PROVISIONAL_KEY
 from .expressions import describe, shown_expression, valid_expression
 from .fields import CONTAINMENT_FIELDS, CONTAINMENT_LOCATIONS
@@ -36,7 +37,8 @@ def configure(project, layers):
             continue
         c.setFieldAlias(idx, spec.label)
         if spec.kind == "hidden":
-            c.setEditorWidgetSetup(idx, widgets.hidden())
+            c.setEditorWidgetSetup(idx, widgets.hidden() if spec.column != behaviour.HOST_FIELD else
+                                   QgsEditorWidgetSetup(behaviour.WIDGET_TYPE, {}))
             continue
         c.setEditorWidgetSetup(idx, special.get(spec.column) or
                                (widgets.date() if spec.kind == "date" or spec.column.endswith("_date") else
@@ -76,6 +78,9 @@ def _form_config(c):
     main.setColumnCount(1)
     for column in ("id", "type_id", "location"):
         _add(c, main, column)
+    hosted = QgsAttributeEditorField(behaviour.HOST_FIELD, c.fields().indexOf(behaviour.HOST_FIELD), main)
+    hosted.setShowLabel(False)  # invisible: the form's live behaviour
+    main.addChildElement(hosted)
     dims = _group(main, "Dimensions", "depth")
     pit = _group(dims, "Cylindrical pit", "pit_diameter")
     _add(c, pit, "pit_diameter")

@@ -5,7 +5,7 @@ IMIS's rules; layers from a GeoPackage get the forms for reading only.
 """
 from qgis.core import QgsMessageLog, Qgis
 
-from . import building, containment, expressions
+from . import behaviour, building, containment, expressions
 
 NEEDED = ("buildings", "owners", "containments", "build_contains", "build_toilets", "roads", "sewers", "drains",
           "water_supply", "wards", "structure_types", "functional_uses", "use_categorys", "sanitation_systems",
@@ -19,6 +19,7 @@ def apply_forms(layers, project):
     if missing:
         return [f"IMIS forms not set up: layers missing ({', '.join(missing)})."]
     expressions.register()
+    behaviour.register()
     building.configure(project, layers)
     containment.configure(project, layers)
     b = layers["buildings"]

@@ -1,7 +1,7 @@
 """QGIS attribute values <-> plain Python values for forms.rules and the writer."""
 import datetime
 
-from qgis.core import NULL
+from qgis.core import NULL, QgsApplication
 from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QVariant
 
 _TRUE = {"true", "t", "1", "yes", "y"}
@@ -14,6 +14,8 @@ def to_python(value, field=None):
         return None
     if isinstance(value, QVariant):
         value = value.value()
+    if isinstance(value, str) and value == QgsApplication.nullRepresentation():
+        return None  # what a form's text widget shows for NULL (QGIS's text widgets read it back so)
     if isinstance(value, QDateTime):
         if not value.isValid():
             return None

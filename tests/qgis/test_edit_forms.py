@@ -196,3 +196,59 @@ def test_editing_is_refused_until_an_imis_user_is_chosen(edit_town):
     settings.set_imis_user_id(edit_town.user_id)
     refresh_editability()
     assert edit_town["buildings"].startEditing()
+
+
+# --- what the form fills in while the editor types ---------------------------------------------------
+
+def test_population_is_the_sum_of_male_female_and_other(edit_town, septic_building):
+    form = open_building(edit_town, septic_building)
+    form.set("male_population", "4")
+    form.set("female_population", "5")
+    form.set("other_population", "")
+    assert form.value("population_served") == 9
+
+
+def test_house_number_is_suggested_from_the_road_in_a_new_building(edit_town):
+    from qgis.core import QgsVectorLayerUtils
+
+    layer = edit_town["buildings"]
+    assert layer.startEditing()
+    form = Form(layer, QgsVectorLayerUtils.createFeature(layer), adding=True)
+    road = edit_town.one("SELECT road_code FROM building_info.buildings WHERE deleted_at IS NULL "
+                         "GROUP BY road_code ORDER BY count(*) DESC, road_code LIMIT 1")
+    on_road = edit_town.one("SELECT count(*) FROM building_info.buildings WHERE deleted_at IS NULL AND road_code = %s",
+                            (road,))
+    form.set("road_code", road)
+    assert form.value("house_number") == f"{road} - {on_road + 1:04d}"
+    form.set("house_number", "MY-OWN-NUMBER")
+    other = edit_town.one("SELECT min(code) FROM utility_info.roads WHERE deleted_at IS NULL AND code <> %s", (road,))
+    form.set("road_code", other)
+    assert form.value("house_number") == "MY-OWN-NUMBER"  # the editor's own number is never replaced
+
+
+def test_containment_volume_is_computed_while_typing(edit_town, septic_building):
+    layer = edit_town["containments"]
+    assert layer.startEditing()
+    cid = edit_town.one("SELECT containment_id FROM building_info.build_contains WHERE bin = %s AND deleted_at IS NULL",
+                        (septic_building,))
+    form = Form(layer, edit_town.feature("containments", "id", cid))
+    form.set("size", "")
+    form.set("tank_length", "2")
+    form.set("tank_width", "1.5")
+    form.set("depth", "1.1")
+    assert float(form.value("size")) == 3.3
+    form.set("depth", "2")  # still the computed value: recomputed
+    assert float(form.value("size")) == 6.0
+
+
+def test_a_change_made_in_imis_after_the_form_opened_is_not_overwritten(edit_town, septic_building):
+    form = open_building(edit_town, septic_building)
+    edit_town.execute("UPDATE building_info.buildings SET tax_code = 'TX-WEB', updated_at = updated_at + "
+                      "interval '1 minute' WHERE bin = %s", (septic_building,))
+    form.set("floor_count", "7")
+    assert form.save()
+    session = edit_town.session()
+    edit_town["buildings"].commitChanges(False)
+    assert session.last_failure is not None and "changed in IMIS" in session.last_failure.text()
+    assert edit_town.one("SELECT tax_code, floor_count FROM building_info.buildings WHERE bin = %s",
+                         (septic_building,))[0] == "TX-WEB"
