@@ -153,7 +153,7 @@ class _Wrapper(QgsEditorWidgetWrapper):
         behaviour.feature_set(feature)
 
     def _form(self):
-        import sip
+        from qgis.PyQt import sip
 
         widget = self.widget()
         parent = widget.parentWidget() if widget is not None else None

@@ -76,7 +76,8 @@ def add_relations(project, layers):
                             b, "bin"),
         REL_LINK_CONTAINMENT: relation(project, REL_LINK_CONTAINMENT, "Containment of the link",
                                        layers["build_contains"], "containment_id", layers["containments"], "id"),
-        REL_MAIN: relation(project, REL_MAIN, "Main building", b, "building_associated_to", b, "bin"),
+        REL_MAIN: relation(project, REL_MAIN, "Main building", b, "building_associated_to", layers["main_buildings"],
+                           "bin"),
     }
     for rel_id, name, key, column in ((REL_ROAD, "Road", "roads", "road_code"),
                                       (REL_SEWER, "Sewer", "sewers", "sewer_code"),
@@ -111,7 +112,7 @@ def _field_widgets(layers):
         "owner_name": widgets.text(),
         "owner_gender": widgets.value_map([(g, g) for g in OWNER_GENDERS]),
         "owner_contact": widgets.text(),
-        "building_associated_to": widgets.relation_reference(REL_MAIN, '"building_associated_to" IS NULL'),
+        "building_associated_to": widgets.relation_reference(REL_MAIN),
         "ward": widgets.value_relation(lk["wards"], "ward", "ward"),
         "road_code": widgets.relation_reference(REL_ROAD),
         "structure_type_id": widgets.value_relation(lk["structure_types"], "id", "type"),
@@ -151,7 +152,8 @@ def configure(project, layers):
     layers["roads"].setDisplayExpression("\"code\" || ' - ' || coalesce(\"name\", '')")
     for key in ("sewers", "drains", "water_supply"):
         layers[key].setDisplayExpression('"code"')
-    b.setDisplayExpression("\"bin\" || coalesce(' (' || \"house_number\" || ')', '')")
+    for key in ("buildings", "main_buildings"):
+        layers[key].setDisplayExpression("\"bin\" || coalesce(' (' || \"house_number\" || ')', '')")
     fields = b.fields()
     special = _field_widgets(layers)
     for spec in BUILDING_FIELDS:

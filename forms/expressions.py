@@ -11,7 +11,7 @@ from qgis.core import QgsExpression, QgsExpressionFunction, QgsFeatureRequest
 
 from . import rules
 from .fields import BUILDING_SPECS, CONTAINMENT_SPECS
-from .values import record
+from .values import LazyRecord
 
 GROUP = "IMIS"
 _FACTS = {}  # layer id -> rules.Facts of the layer's database
@@ -42,7 +42,7 @@ def _valid(values, feature, context):
         return True
     table, column = values[0], values[1]
     facts = facts_for(_layer_id(context))
-    rec = record(feature)
+    rec = LazyRecord(feature)
     if table == "buildings":
         problems = rules.building_problems(rec, facts, creating(feature, table), columns=[column])
     else:
@@ -55,7 +55,7 @@ def _shown(values, feature, context):
         return True
     table, column = values[0], values[1]
     facts = facts_for(_layer_id(context))
-    rec = record(feature)
+    rec = LazyRecord(feature)
     if table == "buildings":
         return rules.building_field_shown(column, rec, facts)
     return rules.containment_field_shown(column, rec, facts)

@@ -9,7 +9,7 @@ from . import behaviour, building, containment, expressions
 
 NEEDED = ("buildings", "owners", "containments", "build_contains", "build_toilets", "roads", "sewers", "drains",
           "water_supply", "wards", "structure_types", "functional_uses", "use_categorys", "sanitation_systems",
-          "water_sources", "low_income_communities", "toilets", "containment_types")
+          "water_sources", "low_income_communities", "toilets", "containment_types", "main_buildings")
 _SESSIONS = {}  # buildings layer id -> EditSession
 
 

@@ -1,5 +1,6 @@
 """QGIS attribute values <-> plain Python values for forms.rules and the writer."""
 import datetime
+from collections.abc import Mapping
 
 from qgis.core import NULL, QgsApplication
 from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QVariant
@@ -44,3 +45,28 @@ def record(feature, fields=None):
     fields = fields or feature.fields()
     attributes = feature.attributes()
     return {fields.at(i).name(): to_python(attributes[i], fields.at(i)) for i in range(min(len(attributes), fields.count()))}
+
+
+class LazyRecord(Mapping):
+    """record(feature), converting only the fields a rule reads: a form evaluates its constraints
+    and visibility rules a few hundred times when it opens."""
+
+    def __init__(self, feature):
+        self._feature = feature
+        self._fields = feature.fields()
+        self._attributes = feature.attributes()
+        self._cache = {}
+
+    def __getitem__(self, name):
+        if name not in self._cache:
+            idx = self._fields.lookupField(name)
+            if idx < 0 or idx >= len(self._attributes):
+                raise KeyError(name)
+            self._cache[name] = to_python(self._attributes[idx], self._fields.at(idx))
+        return self._cache[name]
+
+    def __iter__(self):
+        return iter(self._fields.names()[:len(self._attributes)])
+
+    def __len__(self):
+        return min(len(self._attributes), self._fields.count())

@@ -70,6 +70,10 @@ LOOKUP_LAYERS = (
     LayerSpec("low_income_communities", "low_income_communities", "layer_info", "low_income_communities", "id"),
     LayerSpec("toilets", "toilets", "fsm", "toilets", "id"),
     LayerSpec("build_toilets", "build_toilets", "fsm", "build_toilets", "id", geometry=""),
+    # Live main buildings, for the building form's "BIN of Main Building" picker: a plain layer
+    # (no joins, no geometry) that the picker can search without loading 150 000 features.
+    LayerSpec("main_buildings", "main_buildings", "building_info", "buildings", "bin",
+              '"building_associated_to" IS NULL', geometry=""),
 )
 _UNFILTERED = {"structure_types", "functional_uses", "use_categorys", "sanitation_systems",
                "water_sources", "containment_types"}

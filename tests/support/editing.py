@@ -270,7 +270,7 @@ class Form:
         return self.form.findChildren(QgsRelationEditorWidget)[0]
 
     def close(self):
-        import sip
+        from qgis.PyQt import sip
 
         if not sip.isdeleted(self.dialog):
             self.dialog.reject()
@@ -287,7 +287,7 @@ def close_forms():
 
 def relation_children(editor):
     """Features listed by a relation editor widget."""
-    import sip
+    from qgis.PyQt import sip
     from qgis.gui import QgsDualView
     from qgis.PyQt.QtWidgets import QWidget
 
