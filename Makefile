@@ -3,7 +3,7 @@ PYTHON     ?= /usr/bin/python3
 VENV_PY    := .venv/bin/python
 PLUGIN     := imis
 BUILD_DIR  := build/$(PLUGIN)
-SHIPPED    := __init__.py metadata.txt LICENSE imis_plugin processing_algorithms forms styles icons
+SHIPPED    := __init__.py metadata.txt LICENSE imis_plugin processing_algorithms forms styles icons layouts
 PROFILE    ?= default
 QGIS_PLUGINS_DIR ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/$(PROFILE)/python/plugins
 SAMPLE_GPKG ?= data/imis_sample_town.gpkg
@@ -21,7 +21,7 @@ help:
 build:
 	@scripts/install_deps.sh runtime
 	@rm -rf $(BUILD_DIR) && mkdir -p $(BUILD_DIR)
-	@cp -r $(SHIPPED) $(BUILD_DIR)/
+	@cp -r $(wildcard $(SHIPPED)) $(BUILD_DIR)/
 	@pyrcc5 -o $(BUILD_DIR)/resources.py resources.qrc
 	@find $(BUILD_DIR) -name __pycache__ -prune -exec rm -rf {} +
 	@echo "built $(BUILD_DIR)"

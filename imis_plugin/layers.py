@@ -89,10 +89,10 @@ def _postgis_layer(spec, base_uri):
 
 
 def _gpkg_layer(spec, path):
-    layer = QgsVectorLayer(f"{path}|layername={spec.table}", spec.title, "ogr")
-    if layer.isValid() and spec.key not in _UNFILTERED:
-        layer.setSubsetString(spec.subset)
-    return layer
+    # The filter goes into the URI: setSubsetString() on a second layer of the same GeoPackage
+    # leaves SQLite unable to open the file under QGIS 3.22 / GDAL 3.6 with a fresh profile.
+    subset = "" if spec.key in _UNFILTERED else f"|subset={spec.subset}"
+    return QgsVectorLayer(f"{path}|layername={spec.table}{subset}", spec.title, "ogr")
 
 
 def _make_layers(specs, connection_name=None, gpkg_path=None):

@@ -65,6 +65,53 @@ def run_algorithm(alg_id, params):
 DEMO_STEPS = []
 
 
+def council_map_step(gpkg, out_dir, layers):
+    """Council map of the water-body analysis (all rivers, 100 m) -> out/council_map.pdf and .png"""
+    from qgis.core import QgsApplication
+
+    if QgsApplication.processingRegistry().algorithmById("imis:waterbodybuffer") is None:
+        return ["skipped: imis:waterbodybuffer is not in this build yet"]
+    analysis = run_algorithm("imis:waterbodybuffer", {
+        "WATERBODIES": layers["rivers"], "BUILDINGS": layers["buildings"], "CONTAINMENTS": layers["containments"],
+        "DISTANCE": 100, "OUTPUT_BUILDINGS": "TEMPORARY_OUTPUT", "OUTPUT_CONTAINMENTS": "TEMPORARY_OUTPUT",
+        "OUTPUT_ZONE": "TEMPORARY_OUTPUT", "OUTPUT_SUMMARY": "TEMPORARY_OUTPUT",
+        "OUTPUT_CONTAINMENT_SUMMARY": "TEMPORARY_OUTPUT"})
+    result = run_algorithm("imis:councilmap", {
+        "ZONE": analysis["OUTPUT_ZONE"], "RESULT_BUILDINGS": analysis["OUTPUT_BUILDINGS"],
+        "RESULT_CONTAINMENTS": analysis["OUTPUT_CONTAINMENTS"], "SUMMARY": analysis["OUTPUT_SUMMARY"],
+        "CONTAINMENT_SUMMARY": analysis["OUTPUT_CONTAINMENT_SUMMARY"],
+        "WATERBODIES": [layers["rivers"], layers["ponds"]], "ROADS": layers["roads"], "WARDS": layers["wards"],
+        "CITY": layers["city"], "PAPER": 0, "ORIENTATION": 0, "DPI": 150,
+        "OUTPUT_PDF": str(out_dir / "council_map.pdf"), "OUTPUT_PNG": str(out_dir / "council_map.png")})
+    return [f"A4 landscape council map: {result['OUTPUT_PDF']} ({result['PAGES']} page), {result['OUTPUT_PNG']}"]
+
+
+DEMO_STEPS.append(council_map_step)
+
+
+def survey_checks(gpkg, out_dir, layers):
+    """Survey checks (imis:surveychecks) on the sample town: summary in out/survey_checks_summary.csv"""
+    result = run_algorithm("imis:surveychecks", {
+        "BUILDINGS": layers["buildings"],
+        "OUTPUT": str(out_dir / "survey_issues.gpkg"),
+        "OUTPUT_AREAS": "TEMPORARY_OUTPUT",
+        "SUMMARY": str(out_dir / "survey_checks_summary.csv"),
+        "WORKBOOK": str(out_dir / "survey_checks.xlsx"),
+    })
+    from qgis.core import QgsVectorLayer
+
+    summary = QgsVectorLayer(result["SUMMARY"], "summary", "ogr")
+    lines = [f"{int(result['ISSUES'])} issues ({int(result['ERRORS'])} errors), checked in QGIS on the "
+             "GeoPackage (the PostGIS engine runs the same checks in the database):"]
+    for feature in summary.getFeatures():
+        lines.append(f"{feature['code']:28s} {feature['severity']:8s} {str(feature['issues']):>5s}  {feature['status']}")
+    lines.append("outputs: survey_checks_summary.csv, survey_issues.gpkg, survey_checks.xlsx")
+    return lines
+
+
+DEMO_STEPS.append(survey_checks)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--gpkg", default="data/imis_sample_town.gpkg")

@@ -6,9 +6,9 @@ set -euo pipefail
 mode=${1:-test}
 cd "$(dirname "$0")/.."
 
-runtime_pkgs=(qgis python3-qgis qgis-providers python3-psycopg2 python3-openpyxl python3-gdal
+runtime_pkgs=(qgis python3-qgis qgis-providers python3-psycopg2 python3-openpyxl python3-gdal python3-pyproj
               pyqt5-dev-tools python3-venv zip make)
-test_pkgs=(postgresql-15 postgresql-15-postgis-3 postgresql-client-15 xvfb)
+test_pkgs=(postgresql-15 postgresql-15-postgis-3 postgresql-client-15 xvfb poppler-utils)
 pkgs=("${runtime_pkgs[@]}")
 [ "$mode" = test ] || [ "$mode" = bench ] && pkgs+=("${test_pkgs[@]}")
 

@@ -112,6 +112,7 @@ def save_qgis_connection(name, uri):
     from qgis.core import QgsProviderRegistry
 
     md = QgsProviderRegistry.instance().providerMetadata("postgres")
+    # saveUsername: the server's role is not the OS user running the tests (no password is saved).
     md.saveConnection(md.createConnection(uri, {"saveUsername": True}), name)
     return name
 
@@ -132,6 +133,9 @@ def imis_package():
     return imis
 
 
+_PROVIDERS_KEPT_ALIVE = []
+
+
 @pytest.fixture
 def imis_provider(qgis_app, qgis_processing, imis_package):
     """The imis Processing provider registered in the session's QGIS (as initProcessing does)."""
@@ -144,6 +148,9 @@ def imis_provider(qgis_app, qgis_processing, imis_package):
 
         provider = ImisProvider()
         registry.addProvider(provider)
+        # The registry does not keep the Python object alive: without this reference the
+        # provider's Python half is collected after the first test and its algorithms vanish.
+        _PROVIDERS_KEPT_ALIVE.append(provider)
     return provider
 
 

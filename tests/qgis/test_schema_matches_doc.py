@@ -14,7 +14,6 @@ import psycopg2
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-DATABASE_MD = REPO.parent / "shared" / "imis" / "DATABASE.md"
 SCHEMA_SQL = REPO / "sql" / "schema.sql"
 
 
@@ -29,6 +28,7 @@ def _load_dbdoc():
 
 
 dbdoc = _load_dbdoc()
+DATABASE_MD = dbdoc.shared_imis_dir(REPO) / "DATABASE.md"
 
 _CREATE_TABLE = re.compile(
     r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?\"?(\w+)\"?\.\"?(\w+)\"?",

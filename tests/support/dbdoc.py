@@ -137,3 +137,21 @@ def partially_documented_tables(path):
     columns must exist in that relative order, but the table may have more.
     """
     return {q for q, partial, _c, _l in _parse(path) if partial}
+
+
+def shared_imis_dir(start):
+    """The `shared/imis` folder beside the repository (CI: ../shared; a git worktree may sit deeper).
+
+    IMIS_SHARED_DIR overrides the search.
+    """
+    import os
+    from pathlib import Path
+
+    override = os.environ.get("IMIS_SHARED_DIR")
+    if override:
+        return Path(override)
+    for parent in Path(start).resolve().parents:
+        candidate = parent / "shared" / "imis"
+        if (candidate / "DATABASE.md").exists():
+            return candidate
+    raise FileNotFoundError(f"shared/imis/DATABASE.md not found beside {start} or above it (set IMIS_SHARED_DIR)")
