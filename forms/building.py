@@ -15,6 +15,7 @@ from qgis.core import (
     QgsFieldConstraints,
     QgsOptionalExpression,
     QgsRelation,
+    QgsRelationContext,
     QgsVectorLayerJoinInfo,
 )
 
@@ -57,14 +58,18 @@ def relation(project, rel_id, name, referencing, referencing_field, referenced, 
     manager = project.relationManager()
     if manager.relation(rel_id).isValid():
         manager.removeRelation(rel_id)
-    rel = QgsRelation()
+    # The relation resolves its layers in `project`, which need not be QgsProject.instance().
+    rel = QgsRelation(QgsRelationContext(project))
     rel.setId(rel_id)
     rel.setName(name)
     rel.setReferencingLayer(referencing.id())
     rel.setReferencedLayer(referenced.id())
     rel.addFieldPair(referencing_field, referenced_field)
     if not rel.isValid():
-        raise ValueError(f"IMIS form: relation {name} is not valid ({rel.validationError()})")
+        raise ValueError(
+            f"IMIS form: relation {name} is not valid ({referencing.name()}.{referencing_field} -> "
+            f"{referenced.name()}.{referenced_field})"
+        )
     manager.addRelation(rel)
     return rel
 
