@@ -3,8 +3,8 @@
 
 def algorithm_classes():
     """Algorithm classes the provider registers (imported lazily: no work at import time)."""
-    classes = []
     from .council_map import CouncilMapAlgorithm
+    from .waterbody_buffer import WaterbodyBufferAlgorithm
 
-    classes.append(CouncilMapAlgorithm)
+    classes = [WaterbodyBufferAlgorithm, CouncilMapAlgorithm]
     return classes
