@@ -7,4 +7,7 @@ def algorithm_classes():
     from .waterbody_buffer import WaterbodyBufferAlgorithm
 
     classes = [WaterbodyBufferAlgorithm, CouncilMapAlgorithm]
+    from .connection_candidates import ConnectionCandidatesAlgorithm
+
+    classes.append(ConnectionCandidatesAlgorithm)
     return classes

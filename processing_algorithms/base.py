@@ -184,3 +184,31 @@ def add_features(sink, features, feedback=None, batch=5000):
             buffer = []
     if buffer:
         sink.addFeatures(buffer, QgsFeatureSink.FastInsert)
+
+
+def first_values(values, limit=10):
+    """The first `limit` values as text, with how many more there are (for messages)."""
+    values = list(values)
+    shown = ", ".join(str(value) for value in values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+def write_table_output(algorithm, parameters, name, context, table):
+    """Write `table` (header row, then rows; first column text, the rest integers) to sink `name`."""
+    from qgis.core import QgsFeature, QgsField, QgsFields, QgsWkbTypes
+    from qgis.PyQt.QtCore import QVariant
+
+    from .metric import WGS84
+
+    headers, rows = table[0], table[1:]
+    fields = QgsFields()
+    for index, header in enumerate(headers):
+        fields.append(QgsField(header, QVariant.String if index == 0 else QVariant.Int))
+    sink, destination = algorithm.sink(parameters, name, context, fields, QgsWkbTypes.NoGeometry, WGS84)
+    if sink is None:
+        return {}
+    for row in rows:
+        feature = QgsFeature(fields)
+        feature.setAttributes(row)
+        sink.addFeature(feature)
+    return {name: destination}

@@ -147,6 +147,11 @@ def _layer_and_selection(algorithm, parameters, name, context):
     return layer, selected_only, limited
 
 
+def input_layer(algorithm, parameters, name, context):
+    """The vector layer of parameter `name`, also when "Selected features only" is ticked (main thread)."""
+    return _layer_and_selection(algorithm, parameters, name, context)[0]
+
+
 def describe(algorithm, parameters, name, context, role):
     """InputLayer for feature-source parameter `name`, or None when it was left empty.
 
@@ -267,6 +272,9 @@ def companion_source(anchors, key):
         if info.postgis is not None:
             uri = QgsDataSourceUri(info.postgis.uri)
             uri.setDataSource(schema, table, None, "", "")
+            # The anchor's srid and geometry type would make QGIS read no row of a table without geometry.
+            uri.setSrid("")
+            uri.setWkbType(QgsWkbTypes.NoGeometry)
             layer = QgsVectorLayer(uri.uri(False), table, "postgres")
             if layer.isValid():
                 return QgsVectorLayerFeatureSource(layer), f"database table {schema}.{table}"

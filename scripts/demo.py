@@ -118,6 +118,34 @@ def council_map_step(gpkg, out_dir, layers):
 DEMO_STEPS.append(council_map_step)
 
 
+def connection_candidates_step(gpkg, out_dir, layers):
+    """Connection candidates: one drain chosen by code, 30 m (imis:connectioncandidates)."""
+    from collections import Counter
+
+    from qgis.core import QgsProcessingFeatureSourceDefinition
+
+    # the drain most buildings name as theirs: a busy street, where candidates are worth finding
+    drains, buildings = layers["drains"], layers["buildings"]
+    live_codes = {feature["code"] for feature in drains.getFeatures()}
+    named = Counter(feature["drain_code"] for feature in buildings.getFeatures() if feature["drain_code"] in live_codes)
+    code = min(named, key=lambda c: (-named[c], c))
+    drains.selectByExpression(f"\"code\" = '{code}'")
+    workbook = out_dir / "Drain Potential buildings Buffer Summary Information.xlsx"
+    results = run_algorithm("imis:connectioncandidates", {
+        "NETWORK": QgsProcessingFeatureSourceDefinition(drains.id(), True), "BUILDINGS": buildings,
+        "CONTAINMENTS": layers["containments"], "DISTANCE": 30,
+        "OUTPUT": str(out_dir / "drain connection candidates.gpkg"),
+        "OUTPUT_SUMMARY": str(out_dir / "drain connection candidates by structure type.csv"),
+        "OUTPUT_XLSX": str(workbook)})
+    drains.removeSelection()
+    return [f"drain {code}, 30 m ({results['EXECUTION']}): {results['BUILDINGS_NEAR']} buildings within 30 m, "
+            f"{results['EXCLUDED_CONNECTED']} already connected, {results['CANDIDATES']} candidates",
+            f"workbook: {workbook.name}; layer: drain connection candidates.gpkg"]
+
+
+DEMO_STEPS.append(connection_candidates_step)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--gpkg", default="data/imis_sample_town.gpkg")
