@@ -10,4 +10,7 @@ def algorithm_classes():
     from .connection_candidates import ConnectionCandidatesAlgorithm
 
     classes.append(ConnectionCandidatesAlgorithm)
+    from .water_supply_coverage import WaterSupplyCoverageAlgorithm
+
+    classes.append(WaterSupplyCoverageAlgorithm)
     return classes

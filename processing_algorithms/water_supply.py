@@ -1,0 +1,55 @@
+"""Water supply coverage: what the analysis reads and returns, and where it runs.
+
+run_coverage() measures every live building against the live pipes, in PostGIS when the
+pipes, buildings and wards are PostGIS tables of one database (water_supply_postgis), else in
+QGIS (water_supply_qgis). Both use the shared nearest-source and metric code, so a building's
+nearest pipe and distance are the same as in the other analyses; the rules applied to the
+results are in water_coverage.
+"""
+from dataclasses import dataclass, field
+
+from qgis.core import QgsGeometry
+
+
+@dataclass
+class CoverageRequest:
+    pipes: object  # InputLayer of the water supply lines
+    buildings: object  # InputLayer
+    distance: float
+    wards: object = None  # InputLayer or None
+    all_pipes: object = None  # QgsFeatureSource of the whole pipe table, without the layer's filter
+
+
+@dataclass
+class CoverageData:
+    records: list  # SupplyRecords, by BIN
+    water_sources: dict  # id -> label
+    lookups_source: str = ""
+    missing_lookups: list = field(default_factory=list)
+    null_footprints: list = field(default_factory=list)  # BINs of live buildings without footprint
+    pipes_used: int = 0  # live pipes with a geometry taken into account
+    execution: str = ""
+    data_source: str = ""
+
+
+def run_coverage(request, context, feedback, progress):
+    from .inputs import postgis_database
+
+    uri = postgis_database([request.pipes, request.buildings, request.wards])
+    if uri is not None:
+        from . import water_supply_postgis
+
+        return water_supply_postgis.run(request, uri, feedback, progress)
+    from . import water_supply_qgis
+
+    return water_supply_qgis.run(request, context, feedback, progress)
+
+
+def footprint(record):
+    """The record's footprint as a QgsGeometry (the PostGIS path keeps WKB until it is written)."""
+    geometry = record.geometry
+    if geometry is None or isinstance(geometry, QgsGeometry):
+        return geometry
+    result = QgsGeometry()
+    result.fromWkb(bytes(geometry))
+    return result
