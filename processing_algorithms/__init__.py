@@ -13,4 +13,7 @@ def algorithm_classes():
     from .water_supply_coverage import WaterSupplyCoverageAlgorithm
 
     classes.append(WaterSupplyCoverageAlgorithm)
+    from .point_buffer import PointBufferAlgorithm
+
+    classes.append(PointBufferAlgorithm)
     return classes
