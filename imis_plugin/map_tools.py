@@ -8,6 +8,7 @@ The click looks only in the IMIS layers "Load IMIS layers" added (by their layer
 in those visible on the map. Like IMIS, a tool wants exactly one feature: a click on nothing or
 on two features says so and how to pick one, in the message bar.
 """
+import os
 from dataclasses import dataclass
 
 from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsCsException,
@@ -27,6 +28,7 @@ from .results_controller import AnalysisRequest
 
 TITLE = "IMIS"
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
+ICON_DIR = os.path.dirname(ICON_PATH)
 LAYER_TITLES = {spec.key: spec.title for spec in MAP_LAYERS}
 
 
@@ -366,7 +368,8 @@ class MapTools:
         self.tools = {}
         canvas = iface.mapCanvas()
         for spec in TOOLS:
-            action = QAction(QIcon(ICON_PATH), spec.label, iface.mainWindow())
+            icon = os.path.join(ICON_DIR, f"map_{spec.key}.svg")
+            action = QAction(QIcon(icon if os.path.exists(icon) else ICON_PATH), spec.label, iface.mainWindow())
             action.setCheckable(True)
             action.setToolTip(spec.tooltip)
             action.setStatusTip(spec.tooltip)

@@ -50,7 +50,7 @@ class ImisPlugin:
         from .results_dock import ResultsDock
 
         self.dock = ResultsDock(self.iface.mainWindow())
-        self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+        self.iface.addDockWidget(Qt.BottomDockWidgetArea, self.dock)
         self.dock.hide()  # shown by the first result
         self.results = ResultsController(self.iface, self.dock)
         self.toolbar.addSeparator()

@@ -3,10 +3,10 @@
 Only presentation: the buttons emit signals that imis_plugin.results_controller handles.
 """
 from qgis.gui import QgsDockWidget
-from qgis.PyQt.QtCore import Qt, pyqtSignal
+from qgis.PyQt.QtCore import QSize, Qt, QTimer, pyqtSignal
 from qgis.PyQt.QtGui import QFont
-from qgis.PyQt.QtWidgets import (QAbstractItemView, QCheckBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
-                                 QProgressBar, QPushButton, QScrollArea, QSizePolicy, QTableWidget,
+from qgis.PyQt.QtWidgets import (QAbstractItemView, QBoxLayout, QCheckBox, QFormLayout, QHBoxLayout, QHeaderView,
+                                 QLabel, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QTableWidget,
                                  QTableWidgetItem, QVBoxLayout, QWidget)
 
 EMPTY_TEXT = ("Use the IMIS map tools (click a water body, a drain or sewer, a point or a ward) or run an IMIS "
@@ -27,12 +27,30 @@ def cell_text(value):
 
 
 def header_text(text):
-    """Long headers on two lines, so a 12-column table fits a side panel."""
-    words = str(text).split(" ")
-    if len(text) <= 10 or len(words) < 2:
-        return str(text)
-    best = min(range(1, len(words)), key=lambda i: abs(len(" ".join(words[:i])) - len(" ".join(words[i:]))))
-    return " ".join(words[:best]) + "\n" + " ".join(words[best:])
+    """A header one word a line ("Pit /" kept together), so IMIS's 12 columns fit a side panel."""
+    text = str(text)
+    if len(text) <= 9:
+        return text
+    lines = []
+    for word in text.split(" "):
+        if lines and (len(word) <= 1 or len(lines[-1]) <= 1 or len(lines[-1]) + len(word) < 8):
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    if len(lines) > 3:  # a sentence-like header: two balanced lines instead
+        words = text.split(" ")
+        cut = min(range(1, len(words)), key=lambda i: abs(len(" ".join(words[:i])) - len(" ".join(words[i:]))))
+        lines = [" ".join(words[:cut]), " ".join(words[cut:])]
+    return "\n".join(lines)
+
+
+WIDE = 900  # from this width on, the totals and tables stand side by side (a bottom panel)
+
+
+class _Body(QWidget):
+    def sizeHint(self):  # noqa: N802
+        # As a bottom panel: IMIS's summary tables side by side below the map, like its popup.
+        return QSize(1200, 330)
 
 
 class ResultsDock(QgsDockWidget):
@@ -46,9 +64,10 @@ class ResultsDock(QgsDockWidget):
         self.setObjectName("IMISResultsDock")
         self.result = None
         self.tables = {}  # output name -> QTableWidget
+        self.sections = {}  # output name -> the widget holding its caption and table
         self.total_values = {}  # total label -> QLabel with its value
 
-        body = QWidget()
+        body = _Body()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(6, 6, 6, 6)
         self.title = QLabel()
@@ -80,18 +99,23 @@ class ResultsDock(QgsDockWidget):
         layout.addWidget(self.running_box)
 
         self.content = QWidget()
-        self.content_layout = QVBoxLayout(self.content)
+        # Side by side in a wide (bottom) panel, one below the other in a narrow (side) one.
+        self.content_layout = QBoxLayout(QBoxLayout.LeftToRight)
+        self.content.setLayout(self.content_layout)
         self.content_layout.setContentsMargins(0, 0, 0, 0)
+        self.content_layout.setSpacing(12)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.NoFrame)
+        # The content follows the panel's width; wide tables scroll sideways on their own.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.scroll = scroll
         scroll.setWidget(self.content)
         layout.addWidget(scroll, 1)
 
         self.show_zero_columns = QCheckBox("Show sanitation columns that are 0 everywhere")
         self.show_zero_columns.setToolTip("IMIS's summary popup hides them; the Excel workbook always has all columns.")
         self.show_zero_columns.toggled.connect(self._apply_column_visibility)
-        layout.addWidget(self.show_zero_columns)
         buttons = QHBoxLayout()
         self.zoom_button = QPushButton("Zoom to result")
         self.export_button = QPushButton("Export to Excel…")
@@ -101,9 +125,14 @@ class ResultsDock(QgsDockWidget):
         self.council_button.clicked.connect(self.councilMapRequested)
         for button in (self.zoom_button, self.export_button, self.council_button):
             buttons.addWidget(button)
-        layout.addLayout(buttons)
+        # One row in a wide panel, two in a narrow one.
+        self.footer = QBoxLayout(QBoxLayout.LeftToRight)
+        self.footer.addWidget(self.show_zero_columns)
+        self.footer.addStretch(1)
+        self.footer.addLayout(buttons)
+        layout.addLayout(self.footer)
         self.setWidget(body)
-        self.setMinimumWidth(430)
+        self.setMinimumWidth(360)
         self._set_buttons_enabled(False)
 
     # -- running ----------------------------------------------------------------------
@@ -130,8 +159,10 @@ class ResultsDock(QgsDockWidget):
         self._add_totals(result.totals)
         for table in result.tables:
             self._add_table(table)
-        self.content_layout.addStretch(1)
+        self.content_layout.addStretch(0)  # takes the spare height when the parts are stacked
         self._apply_column_visibility()
+        QTimer.singleShot(0, self._fit_tables)  # once laid out, row heights and widths are final
+        QTimer.singleShot(0, self._fit_panel_height)
         self._set_buttons_enabled(True)
         self.council_button.setEnabled(not council_reason)
         self.council_button.setToolTip(council_reason or "Print-ready map of this result (PDF and PNG).")
@@ -142,6 +173,7 @@ class ResultsDock(QgsDockWidget):
 
     def _clear_content(self):
         self.tables = {}
+        self.sections = {}
         self.total_values = {}
         while self.content_layout.count():
             item = self.content_layout.takeAt(0)
@@ -154,17 +186,21 @@ class ResultsDock(QgsDockWidget):
         box = QWidget()
         form = QFormLayout(box)
         form.setContentsMargins(0, 0, 0, 4)
+        form.setFieldGrowthPolicy(QFormLayout.FieldsStayAtSizeHint)
         form.setLabelAlignment(Qt.AlignLeft)
         for label, value in totals:
             value_label = QLabel(cell_text(value))
             value_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
             form.addRow(label + ":", value_label)
             self.total_values[label] = value_label
-        self.content_layout.addWidget(box)
+        box.setSizePolicy(QSizePolicy.Maximum, QSizePolicy.Maximum)
+        self.content_layout.addWidget(box, 0, Qt.AlignTop)
 
     def _add_table(self, table):
-        caption = QLabel(f"<b>{table.title}</b>")
-        self.content_layout.addWidget(caption)
+        section = QWidget()
+        column = QVBoxLayout(section)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(QLabel(f"<b>{table.title}</b>"))
         widget = QTableWidget(len(table.rows), len(table.headers))
         widget.setObjectName(table.output)
         widget.setHorizontalHeaderLabels([header_text(h) for h in table.headers])
@@ -173,7 +209,12 @@ class ResultsDock(QgsDockWidget):
         widget.setSelectionMode(QAbstractItemView.ContiguousSelection)
         widget.setAlternatingRowColors(True)
         widget.setWordWrap(False)
-        bold = QFont(widget.font())
+        small = QFont(widget.font())
+        small.setPointSizeF(small.pointSizeF() * 0.9)
+        widget.setFont(small)
+        widget.horizontalHeader().setFont(small)
+        widget.setStyleSheet("QTableView::item { padding: 0px 2px; } QHeaderView::section { padding: 1px 2px; }")
+        bold = QFont(small)
         bold.setBold(True)
         for r, row in enumerate(table.rows):
             is_total = str(row[0]).strip() == TOTAL_LABEL
@@ -186,22 +227,69 @@ class ResultsDock(QgsDockWidget):
                     item.setFont(bold)
                 widget.setItem(r, c, item)
         header = widget.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)
         header.setDefaultAlignment(Qt.AlignCenter)
+        if len(table.headers) <= 3:
+            # A label and a count or two (containments by type): long labels are elided, the
+            # counts always show; the full label is in the cell's tooltip.
+            header.setSectionResizeMode(QHeaderView.ResizeToContents)
+            header.setSectionResizeMode(0, QHeaderView.Stretch)
+            for r, row in enumerate(table.rows):
+                widget.item(r, 0).setToolTip(cell_text(row[0]))
+        else:
+            header.setSectionResizeMode(QHeaderView.ResizeToContents)
         widget.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
         widget.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        widget.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        widget.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+        widget.setMinimumWidth(120)
         self.tables[table.output] = widget
-        self.content_layout.addWidget(widget)
+        column.addWidget(widget)
+        column.addStretch(1)
+        section.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.sections[table.output] = section
+        self.content_layout.addWidget(section, 1)
 
     def _fit_height(self, widget):
+        """Every row visible without a vertical scroll bar (plus the sideways one when needed)."""
         widget.resizeRowsToContents()
-        height = widget.horizontalHeader().height() + 2 * widget.frameWidth()
-        height += sum(widget.rowHeight(r) for r in range(widget.rowCount()))
-        if widget.horizontalScrollBar().isVisible() or \
-                widget.horizontalHeader().length() > widget.viewport().width():
+        header = widget.horizontalHeader()
+        height = header.sizeHint().height() + 2 * widget.frameWidth() + widget.verticalHeader().length()
+        if header.length() > widget.width() - 2 * widget.frameWidth():
             height += widget.horizontalScrollBar().sizeHint().height()
         widget.setFixedHeight(height)
+
+    @staticmethod
+    def natural_width(widget):
+        """Width showing every visible column whole (content or header, whichever is wider)."""
+        header = widget.horizontalHeader()
+        width = sum(max(widget.sizeHintForColumn(c), header.sectionSizeHint(c))
+                    for c in range(widget.columnCount()) if not widget.isColumnHidden(c))
+        return width + 2 * widget.frameWidth()
+
+    def _fit_tables(self):
+        stacked = self.content_layout.direction() == QBoxLayout.TopToBottom
+        for output, widget in self.tables.items():
+            # Side by side, each table gets room in proportion to what it needs to show whole.
+            factor = 0 if stacked else max(1, self.natural_width(widget))
+            self.content_layout.setStretchFactor(self.sections[output], factor)
+            self._fit_height(widget)
+        if self.content_layout.count():
+            self.content_layout.setStretch(self.content_layout.count() - 1, 1 if stacked else 0)
+
+    def _fit_panel_height(self):
+        """As a top or bottom panel, take the height the result needs (at most 45 % of the window)."""
+        from qgis.PyQt.QtWidgets import QMainWindow
+
+        main = self.parent()
+        if not isinstance(main, QMainWindow) or self.isFloating() or \
+                main.dockWidgetArea(self) not in (Qt.BottomDockWidgetArea, Qt.TopDockWidgetArea):
+            return
+        self._fit_tables()
+        content = max([self.content_layout.itemAt(i).widget().sizeHint().height()
+                       for i in range(self.content_layout.count()) if self.content_layout.itemAt(i).widget()] or [0])
+        chrome = self.height() - self.scroll.viewport().height()
+        needed = min(int(main.height() * 0.45), chrome + content + 8)
+        if needed > self.height():
+            main.resizeDocks([self], [needed], Qt.Vertical)
 
     def _apply_column_visibility(self):
         if self.result is None:
@@ -230,5 +318,7 @@ class ResultsDock(QgsDockWidget):
 
     def resizeEvent(self, event):  # noqa: N802
         super().resizeEvent(event)
-        for widget in self.tables.values():
-            self._fit_height(widget)
+        wide = self.width() >= WIDE
+        self.content_layout.setDirection(QBoxLayout.LeftToRight if wide else QBoxLayout.TopToBottom)
+        self.footer.setDirection(QBoxLayout.LeftToRight if wide else QBoxLayout.TopToBottom)
+        QTimer.singleShot(0, self._fit_tables)

@@ -26,7 +26,7 @@ def wait_until(predicate, timeout=120.0, what="the condition"):
     QCoreApplication.processEvents()
 
 
-def lay_out_window(iface, plugin, width=1500, height=900):
+def lay_out_window(iface, plugin, width=1920, height=1080):
     """The pytest-qgis main window with the canvas in the middle, the IMIS toolbar and the dock
     (its iface stubs addDockWidget/addToolBar, so the test places them as QGIS would)."""
     main = iface.mainWindow()
@@ -35,7 +35,7 @@ def lay_out_window(iface, plugin, width=1500, height=900):
         main.setCentralWidget(canvas)
     main.addToolBar(Qt.TopToolBarArea, plugin.toolbar)
     plugin.toolbar.show()
-    main.addDockWidget(Qt.RightDockWidgetArea, plugin.dock)
+    main.addDockWidget(Qt.BottomDockWidgetArea, plugin.dock)  # where the plugin puts it
     main.resize(width, height)
     main.show()
     process_events(0.2)
