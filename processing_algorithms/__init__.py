@@ -16,4 +16,9 @@ def algorithm_classes():
     from .point_buffer import PointBufferAlgorithm
 
     classes.append(PointBufferAlgorithm)
+    from .survey_checks import SurveyChecksAlgorithm
+    from .repair_geometries import RepairGeometriesAlgorithm
+
+    classes.append(SurveyChecksAlgorithm)
+    classes.append(RepairGeometriesAlgorithm)
     return classes
