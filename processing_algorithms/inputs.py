@@ -106,6 +106,8 @@ class InputLayer:
     provider: str
     postgis: PostgisTable = None
     gpkg_path: str = None
+    gpkg_table: str = None
+    subset: str = ""
     companions: dict = field(default_factory=dict)  # key -> QgsFeatureSource from the project
 
     @property
@@ -179,6 +181,9 @@ def describe(algorithm, parameters, name, context, role):
     if not limited and not layer.isEditable() and not (layer.editBuffer() and layer.editBuffer().isModified()):
         info.postgis = _postgis_table(layer, selected_only)
     info.gpkg_path = _gpkg_path(layer)
+    if info.gpkg_path:
+        info.gpkg_table = QgsProviderRegistry.instance().decodeUri("ogr", layer.source()).get("layerName") or None
+    info.subset = layer.subsetString()
     info.companions = _project_companions(context)
     return info
 
@@ -314,6 +319,38 @@ def _gpkg_rows(path, table, columns):
         conn.close()
 
 
+def gpkg_live_values(info, column, null_geometry=False):
+    """Values of `column` in the live rows of a GeoPackage layer's table (its own filter applies),
+    optionally only rows without geometry; None when SQLite cannot answer (then iterate)."""
+    import sqlite3
+
+    if not (info.gpkg_path and info.gpkg_table):
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{info.gpkg_path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        geometry = conn.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?",
+                                (info.gpkg_table,)).fetchone()
+        # Identifiers are quoted names from the file; the layer's filter is its own SQLite SQL
+        # (OGR hands GeoPackage filters to SQLite); no value is written into the SQL.
+        query = "SELECT " + _sqlite_identifier(column) + " FROM " + _sqlite_identifier(info.gpkg_table) + " WHERE 1"
+        if info.has_live_field:
+            query += " AND " + _sqlite_identifier(LIVE_FIELD) + " IS NULL"
+        if null_geometry:
+            if geometry is None:
+                return []
+            query += " AND " + _sqlite_identifier(geometry[0]) + " IS NULL"
+        if info.subset:
+            query += " AND (" + info.subset + ")"
+        return [row[0] for row in conn.execute(query)]
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+
+
 def companion_rows(anchors, key, columns, feedback=None):
     """Live rows (tuples of `columns`) of companion table `key`; None when it is not found."""
     for info in anchors:
@@ -342,10 +379,13 @@ def companion_rows(anchors, key, columns, feedback=None):
     return rows, where
 
 
+_PLAIN_TYPES = frozenset({str, int, float, bool})
+
+
 def plain(value):
     """A QGIS attribute value as plain Python (NULL -> None, QDate -> date)."""
-    if value is None:
-        return None
+    if value is None or type(value) in _PLAIN_TYPES:
+        return value
     if hasattr(value, "isNull") and value.isNull():
         return None
     if hasattr(value, "toPyDateTime") and not hasattr(value, "toPyDate"):

@@ -14,6 +14,7 @@ write, and ST_Transform to a PROJ string is not cached: about 1 ms per geometry)
 come from the GiST index on the geometry column with a box grown by a conservative number of
 degrees. PostGIS geography would also do, but costs about 100 us per building/piece pair.
 """
+import functools
 import math
 
 from qgis.core import (
@@ -66,16 +67,22 @@ def margin_degrees(distance, max_abs_latitude):
     return dx, dy
 
 
+@functools.lru_cache(maxsize=16)
+def _tmerc(longitude, latitude):
+    """The CRS (creating one from a PROJ string takes about 0.1 s, so repeated runs reuse it)."""
+    return QgsCoordinateReferenceSystem.fromProj(
+        f"+proj=tmerc +lat_0={latitude:.6f} +lon_0={longitude:.6f} +k=1 +x_0=0 +y_0=0 "
+        "+datum=WGS84 +units=m +no_defs +type=crs"
+    )
+
+
 class LocalMetric:
     """A metric CRS for one analysis, with cached transforms from the input CRSs."""
 
     def __init__(self, longitude, latitude, transform_context=None):
         self.longitude = longitude
         self.latitude = latitude
-        self.crs = QgsCoordinateReferenceSystem.fromProj(
-            f"+proj=tmerc +lat_0={latitude:.9f} +lon_0={longitude:.9f} +k=1 +x_0=0 +y_0=0 "
-            "+datum=WGS84 +units=m +no_defs +type=crs"
-        )
+        self.crs = _tmerc(round(longitude, 6), round(latitude, 6))
         self.context = transform_context or QgsCoordinateTransformContext()
         self._transforms = {}
 

@@ -368,7 +368,8 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
     def _zone_columns(self, result):
         """Zone fields after distance_m and method: (name, QVariant type, value). The council map
         reads them for its title and parameter line."""
-        return [("waterbodies", QVariant.Int, len(result.sources))]
+        kinds = self._types_text if self._request.kinds else None  # the types asked for (the map title uses them)
+        return [("waterbodies", QVariant.Int, len(result.sources)), ("waterbody_types", QVariant.String, kinds)]
 
     def _write_table(self, parameters, name, context, table):
         headers, rows = table[0], table[1:]

@@ -124,34 +124,43 @@ def build_query(request, has_links, has_owners):
         params.update(p2)
         b_all, _ = bld.conditions("b", "unused", selection=False)
         cgeom = sql.Identifier(ctn.geometry_column)
-        if has_links:
+        if has_links and not bld.subset:
+            # Live links whose building is live. Few buildings are soft-deleted: excluding them is
+            # cheaper than matching every live one (the foreign key guarantees the row exists).
+            ctes.append(sql.SQL(
+                "lc AS MATERIALIZED (SELECT l.containment_id, l.bin FROM building_info.build_contains l "
+                "WHERE l.deleted_at IS NULL AND l.containment_id IS NOT NULL AND l.bin IS NOT NULL "
+                "AND NOT EXISTS (SELECT 1 FROM {rel} b WHERE b.bin = l.bin AND NOT ({b_all})))"
+            ).format(rel=bld.relation(), b_all=b_all))
+        elif has_links:
             # Live links whose building is live in the buildings layer (its filter applies).
             ctes.append(sql.SQL(
-                "lc AS MATERIALIZED (SELECT DISTINCT l.containment_id, l.bin FROM building_info.build_contains l "
+                "lc AS MATERIALIZED (SELECT l.containment_id, l.bin FROM building_info.build_contains l "
                 "WHERE l.deleted_at IS NULL AND l.containment_id IS NOT NULL "
                 "AND EXISTS (SELECT 1 FROM {brows} WHERE b.bin = l.bin AND {b_all}))"
             ).format(brows=bld.rows("b"), b_all=b_all))
         else:
             ctes.append(sql.SQL("lc AS (SELECT NULL::text AS containment_id, NULL::text AS bin WHERE FALSE)"))
         ctes.append(sql.SQL(
-            "clinked AS MATERIALIZED (SELECT x.key, x.bin FROM (SELECT lc.containment_id AS key, lc.bin FROM lc "
+            "clinked AS MATERIALIZED (SELECT x.key, x.bin FROM (SELECT DISTINCT lc.containment_id AS key, lc.bin FROM lc "
             "JOIN hits h ON h.target_key = lc.bin {outside} OFFSET 0) x "
             "CROSS JOIN LATERAL (SELECT 1 FROM {crows} WHERE c.id = x.key AND {c_where} OFFSET 0) c)"
         ).format(crows=ctn.rows("c"), c_where=c_where,
                  outside=sql.SQL("AND h.distance IS NOT NULL" if request.include_outside else "")))
-        candidates = sql.SQL("SELECT c.id AS key, c.{g} AS geom FROM {crows} WHERE {c_where}").format(
+        unlinked = sql.SQL("SELECT c.id AS key, c.{g} AS geom FROM {crows} WHERE {c_where} "
+                           "AND NOT EXISTS (SELECT 1 FROM lc WHERE lc.containment_id = c.id)").format(
             g=cgeom, crows=ctn.rows("c"), c_where=c_where)
-        ctes.append(sql.SQL("cnear AS MATERIALIZED ({})").format(nearest_sql("pieces", candidates, reach)))
+        ctes.append(sql.SQL("cnear AS MATERIALIZED ({})").format(nearest_sql("pieces", unlinked, reach)))
         in_zone = sql.SQL("")
         if request.imis_compatible:
             in_zone = sql.SQL(" AND EXISTS (SELECT 1 FROM {crel} c CROSS JOIN zone z WHERE c.id = n.target_key "
                               "AND ST_Intersects(c.{g}, z.geom))").format(crel=ctn.relation(), g=cgeom)
         ctes.append(sql.SQL(
-            "cown AS MATERIALIZED (SELECT n.target_key, n.distance FROM cnear n "
-            "WHERE NOT EXISTS (SELECT 1 FROM lc WHERE lc.containment_id = n.target_key){in_zone})"
+            "cown AS MATERIALIZED (SELECT n.target_key, n.distance FROM cnear n WHERE TRUE{in_zone})"
         ).format(in_zone=in_zone))
         ctes.append(sql.SQL(
-            "served AS MATERIALIZED (SELECT lc.containment_id AS key, count(*)::int AS n FROM lc GROUP BY 1)"))
+            "served AS MATERIALIZED (SELECT lc.containment_id AS key, count(DISTINCT lc.bin)::int AS n FROM lc "
+            "WHERE lc.containment_id IN (SELECT key FROM clinked) GROUP BY 1)"))
         containment_columns = _columns(request.containments, excel.CONTAINMENT_LIST_FIELDS) \
             if request.with_list else []
         selects.append(sql.SQL(

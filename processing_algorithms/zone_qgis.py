@@ -5,13 +5,15 @@ Source features are cut into pieces in a local metric CRS under a spatial index
 piece boxes in the buildings' own CRS, so only buildings near a source are reprojected and
 measured; attributes are read only for those. Same rules and records as zone_postgis.
 """
-from qgis.core import QgsCoordinateTransform, QgsGeometry, QgsRectangle
+import math
+
+from qgis.core import QgsCoordinateTransform, QgsExpression, QgsFeatureRequest, QgsGeometry, QgsRectangle
 
 from . import containments as containment_rules
 from . import excel
 from . import lookups as lookup_tables
 from .errors import AnalysisError
-from .inputs import companion_rows, live_request, plain
+from .inputs import companion_rows, gpkg_live_values, live_request, plain
 from .metric import WGS84, LocalMetric
 from .nearest import SourceIndex
 from .records import BuildingRecord, ContainmentRecord, SourceRecord
@@ -74,6 +76,12 @@ class _Measure:
         self.reach = distance * 1.001 + 0.01 if request.imis_compatible else distance
         self.zone = imis_zone([s.geometry for s in sources], distance, self.context) \
             if request.imis_compatible else None
+        # A polygon that surely holds every target within reach: the sources buffered by a bit
+        # more than the reach, circumscribed (the buffer's 32-gons lie inside the circle). One
+        # prepared test per target then rejects nearly all targets beyond the distance.
+        grow = (self.reach * 1.01 + 1.0) / math.cos(math.pi / 32)
+        self.outer = QgsGeometry.unaryUnion([self.metric.to_metric(s.geometry, WGS84).buffer(grow, 8)
+                                             for s in sources])
 
     def for_crs(self, crs):
         return _Targets(self, crs)
@@ -84,10 +92,14 @@ class _Targets:
 
     def __init__(self, measure, crs):
         self.measure = measure
+        self.crs = crs
         self.metric = measure.metric
         self.to_metric = measure.metric.transform_from(crs)
         self.to_wgs84 = None if crs == WGS84 else QgsCoordinateTransform(crs, WGS84, measure.context)
-        self.prefilter = measure.index.prefilter(measure.metric, crs, measure.reach)
+        outer = measure.metric.from_metric(measure.outer, crs)
+        self.outer_box = outer.boundingBox()
+        self.outer_engine = QgsGeometry.createGeometryEngine(outer.constGet())
+        self.outer_engine.prepareGeometry()
         self.zone_engine = self.zone_box = None
         if measure.zone is not None and not measure.zone.isEmpty():
             zone = QgsGeometry(measure.zone)
@@ -96,6 +108,11 @@ class _Targets:
             self.zone_engine = QgsGeometry.createGeometryEngine(zone.constGet())
             self.zone_engine.prepareGeometry()
             self.zone_box = zone.boundingBox()
+
+    def rects(self):
+        """Rectangles in the targets' CRS that hold every target within reach of a source."""
+        grow = self.measure.reach * 1.01 + 1.0
+        return merged_rects([self.metric.rect_to(box, self.crs, grow) for box in self.measure.index.boxes()])
 
     def nearest(self, geometry, box=None):
         """(source key, metres) of the nearest source, or None when the target is not in the zone.
@@ -108,7 +125,7 @@ class _Targets:
             if self.zone_engine is None or not self.zone_box.intersects(box) or \
                     not self.zone_engine.intersects(geometry.constGet()):
                 return None
-        elif not self.prefilter.intersects(box):
+        elif not self.outer_box.intersects(box) or not self.outer_engine.intersects(geometry.constGet()):
             return None
         centre = box.center()
         if self.to_wgs84 is not None:
@@ -119,6 +136,40 @@ class _Targets:
         if self.measure.zone is not None:
             return found or (None, None)
         return found
+
+
+def _near_only(info):
+    """Read only the features near the sources (through the GeoPackage's R-tree), instead of all?"""
+    return bool(info.gpkg_path and info.gpkg_table and not info.selected_only)
+
+
+def merged_rects(rects, slack=1.3):
+    """Fewer, larger rectangles covering `rects`: neighbours merge while their union stays
+    within `slack` times their areas (a river's pieces chain into a few boxes)."""
+    merged = []
+    for rect in sorted(rects, key=lambda r: (r.xMinimum(), r.yMinimum())):
+        for index in range(len(merged) - 1, max(-1, len(merged) - 9), -1):
+            union = QgsRectangle(merged[index])
+            union.combineExtentWith(rect)
+            if union.area() <= (merged[index].area() + rect.area()) * slack:
+                merged[index] = union
+                break
+        else:
+            merged.append(QgsRectangle(rect))
+    return merged
+
+
+def _features_near(info, request, rects, progress):
+    """Features of `info` in any of `rects`, each once."""
+    seen = set()
+    for rect in rects:
+        progress.check()
+        near = QgsFeatureRequest(request)
+        near.setFilterRect(rect)
+        for feature in info.source.getFeatures(near):
+            if feature.id() not in seen:
+                seen.add(feature.id())
+                yield feature
 
 
 def _read_buildings(request, measure, progress, live_bins):
@@ -134,7 +185,17 @@ def _read_buildings(request, measure, progress, live_bins):
     records, null_footprints, invalid = [], [], []
     total = max(1, info.feature_count)
     request_ = live_request(info, ["bin", "structure_type_id", "sanitation_system_id"] + extra)
-    for number, feature in enumerate(info.source.getFeatures(request_)):
+    features = info.source.getFeatures(request_)
+    if _near_only(info) and not request.include_outside:
+        null_bins = gpkg_live_values(info, "bin", null_geometry=True)
+        found_bins = gpkg_live_values(info, "bin") if live_bins is not None else []
+        if null_bins is not None and found_bins is not None:
+            null_footprints.extend(null_bins)
+            if live_bins is not None:
+                live_bins.update(value for value in found_bins if isinstance(value, str))
+                live_bins = None
+            features = _features_near(info, request_, targets.rects(), progress)
+    for number, feature in enumerate(features):
         if number % 2000 == 0:
             progress.part(number, total)
         if live_bins is not None:
@@ -148,13 +209,11 @@ def _read_buildings(request, measure, progress, live_bins):
         found = targets.nearest(geometry)
         if found is None and not request.include_outside:
             continue
-        attributes = feature.attributes()
-        bin_ = plain(attributes[bin_index])
+        bin_ = plain(feature.attribute(bin_index))
         source_key, distance = found if found is not None else (None, None)
         records.append(BuildingRecord(
-            bin_, distance, source_key, plain(attributes[type_index]), plain(attributes[system_index]),
-            QgsGeometry(geometry), {name: plain(attributes[index]) for name, index in extra_indexes},
-            found is not None))
+            bin_, distance, source_key, plain(feature.attribute(type_index)), plain(feature.attribute(system_index)),
+            geometry, {name: plain(feature.attribute(index)) for name, index in extra_indexes}, found is not None))
         if found is not None and not geometry.isGeosValid():
             invalid.append(bin_)
     return records, null_footprints, invalid
@@ -182,10 +241,18 @@ def _read_containments(request, measure, zone_bins, link_rows, live_bins, progre
     extra_indexes = [(name, info.field_index(name)) for name in extra]
     targets = measure.for_crs(info.crs)
     chosen = {}
-    for number, feature in enumerate(info.source.getFeatures(live_request(info, ["id", "type_id"] + extra))):
+    request_ = live_request(info, ["id", "type_id"] + extra)
+    features = info.source.getFeatures(request_)
+    if _near_only(info):
+        wanted = sorted(key for key, bins in linked.items() if not bins.isdisjoint(zone_bins))
+        features = _chain(_features_with_ids(info, request_, "id", wanted, progress),
+                          _features_near(info, request_, targets.rects(), progress))
+    for number, feature in enumerate(features):
         if number % 2000 == 0:
             progress.check()
         containment_id = feature.attribute(id_index)
+        if containment_id in chosen:
+            continue
         if not isinstance(containment_id, str):
             continue  # a containment without id cannot be reported
         bins = linked.get(containment_id)
@@ -199,11 +266,26 @@ def _read_containments(request, measure, zone_bins, link_rows, live_bins, progre
             if found is None:
                 continue
             choice = containment_rules.ContainmentChoice(containment_id, (), 0, found[1])
-        attributes = feature.attributes()
-        chosen[plain(containment_id)] = ContainmentRecord(
-            plain(containment_id), plain(attributes[type_index]), choice.bins, choice.served, choice.distance,
-            QgsGeometry(feature.geometry()), {name: plain(attributes[index]) for name, index in extra_indexes})
+        chosen[containment_id] = ContainmentRecord(
+            containment_id, plain(feature.attribute(type_index)), choice.bins, choice.served, choice.distance,
+            feature.geometry(), {name: plain(feature.attribute(index)) for name, index in extra_indexes})
     return [chosen[key] for key in sorted(chosen)]
+
+
+def _chain(*iterables):
+    for iterable in iterables:
+        yield from iterable
+
+
+def _features_with_ids(info, request, field, values, progress, batch=2000):
+    """Features whose `field` is one of `values` (batched IN filters, compiled to SQL by QGIS)."""
+    for start in range(0, len(values), batch):
+        progress.check()
+        chunk = values[start:start + batch]
+        by_id = QgsFeatureRequest(request)
+        by_id.combineFilterExpression(f"{QgsExpression.quotedColumnRef(field)} IN ("
+                                      + ",".join(QgsExpression.quotedValue(value) for value in chunk) + ")")
+        yield from info.source.getFeatures(by_id)
 
 
 def _owners(anchors):

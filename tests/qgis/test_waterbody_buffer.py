@@ -3,6 +3,7 @@ import pytest
 from qgis.core import QgsProcessingException, QgsWkbTypes
 
 from tests.support.analysis import (
+    LIMIT_TOLERANCE,
     by_key,
     containment_summary,
     oracle_containments,
@@ -29,11 +30,16 @@ def check_against_oracle(db, result, distance, types=None, ids=None):
     oracle = oracle_distances(db.dsn, distance, types, ids)
     inside, near = split_at_limit(oracle, distance)
     got = by_key(result["OUTPUT_BUILDINGS"], "bin", "distance_m")
+    near |= {bin_ for bin_, metres in got.items() if abs(metres - distance) < LIMIT_TOLERANCE}
     if near:
         print(f"{len(near)} buildings within 1 cm of {distance} m (not compared): {sorted(near)}")
-    assert set(got) - near == inside
+    assert set(got) - near == inside - near
     for bin_, metres in got.items():
-        assert metres == pytest.approx(oracle[bin_], abs=0.005), bin_  # PostGIS geography itself is within ~2 mm
+        if bin_ in oracle:
+            # PostGIS geography finds its closest points on the sphere and measures them on the
+            # spheroid: within 2 mm nearly always, now and then ~1 cm too long (never too short;
+            # tests/qgis/test_metric.py checks ours against a brute-force geodesic).
+            assert -0.005 <= oracle[bin_] - metres <= 0.02, (bin_, metres, oracle[bin_])
     assert result["BUILDINGS_IN_ZONE"] == len(got)
     zone_bins = set(got)
     assert table_rows(result["OUTPUT_SUMMARY"]) == oracle_summary(db.dsn, zone_bins)
