@@ -222,6 +222,8 @@ class ConnectionCandidatesAlgorithm(ImisAnalysis):
         self._request = ZoneRequest(
             sources=network, buildings=buildings, containments=containments, distance=distance, source_key=code,
             imis_compatible=imis, building_fields=BUILDING_FIELDS,
+            # Town-wide missing footprints say nothing about one chosen line; for all lines they do.
+            find_null_footprints=not network.selected_only,
             with_list=bool(self.parameterAsFileOutput(parameters, self.OUTPUT_XLSX, context)))
 
     def _sanitation_filter(self, parameters, anchors):
@@ -348,21 +350,25 @@ class ConnectionCandidatesAlgorithm(ImisAnalysis):
         sink, destination = self.sink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.MultiPolygon,
                                       self._request.buildings.crs)
         lookups = result.lookups
-        labels = lookups.sanitation_labels
+        # plain dict lookups in the loop: it runs once per candidate (tens of thousands)
+        structure = lookups.structure_types.get
+        sanitation = lookups.sanitation_labels.get
+        shown = {key for key, (_, map_display) in lookups.sanitation_systems.items() if map_display is True}
 
         def features():
             for record, reasons in found.chosen:
                 feature = QgsFeature(fields)
-                if record.geometry is not None:
-                    record.geometry.convertToMultiType()
-                    feature.setGeometry(record.geometry)
-                ids, types = _containment_cells(by_bin.get(record.bin, ()), lookups)
-                shown = lookups.sanitation_systems.get(record.sanitation_system_id, (None, None))[1] is True
+                geometry = record.geometry
+                if geometry is not None:
+                    if not geometry.isMultipart():
+                        geometry.convertToMultiType()
+                    feature.setGeometry(geometry)
+                ids, types = _containment_cells(by_bin[record.bin], lookups) if record.bin in by_bin else (None, None)
                 feature.setAttributes([
                     record.bin, record.source_key, _metres(record.distance),
-                    lookups.structure_types.get(record.structure_type_id), labels.get(record.sanitation_system_id),
-                    ids, types, record.attributes.get("population_served"), shown,
-                    "; ".join(text for _, text in reasons) or None])
+                    structure(record.structure_type_id), sanitation(record.sanitation_system_id),
+                    ids, types, record.attributes.get("population_served"), record.sanitation_system_id in shown,
+                    "; ".join(text for _, text in reasons) if reasons else None])
                 yield feature
 
         add_features(sink, features(), feedback)

@@ -102,7 +102,7 @@ class InputLayer:
     fields: object
     geometry_type: int
     selected_only: bool
-    feature_count: int
+    feature_count: int  # -1 when unknown
     provider: str
     postgis: PostgisTable = None
     gpkg_path: str = None
@@ -174,7 +174,9 @@ def describe(algorithm, parameters, name, context, role):
         count = layer.selectedFeatureCount()
     else:
         source = full_source
-        count = layer.featureCount()
+        # Counting a filtered PostGIS table scans it (a quarter of a second at city size); the
+        # count only drives the QGIS path's progress bar, so PostGIS layers say "unknown" (-1).
+        count = -1 if layer.providerType() == "postgres" else layer.featureCount()
     info = InputLayer(role=role, name=layer.name(), source=source, full_source=full_source, crs=layer.crs(), fields=layer.fields(),
                       geometry_type=layer.geometryType(), selected_only=selected_only, feature_count=count,
                       provider=layer.providerType())

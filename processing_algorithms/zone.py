@@ -35,6 +35,9 @@ class ZoneRequest:
     with_list: bool = False  # read the Buildings List / Containment List columns and owners
     building_fields: tuple = ()  # further building columns a caller needs (in records' attributes)
     include_outside: bool = False  # also return live buildings beyond the distance (distance None)
+    # List the live buildings without a footprint (ZoneResult.null_footprints); in PostGIS that
+    # scans the whole buildings table, which a one-line analysis may not want to pay for.
+    find_null_footprints: bool = True
 
 
 @dataclass

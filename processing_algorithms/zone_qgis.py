@@ -183,7 +183,7 @@ def _read_buildings(request, measure, progress, live_bins):
     extra_indexes = [(name, info.field_index(name)) for name in extra]
     targets = measure.for_crs(info.crs)
     records, null_footprints, invalid = [], [], []
-    total = max(1, info.feature_count)
+    total = max(0, info.feature_count)  # 0: unknown (Progress.part then reports the step's end)
     request_ = live_request(info, ["bin", "structure_type_id", "sanitation_system_id"] + extra)
     features = info.source.getFeatures(request_)
     if _near_only(info) and not request.include_outside:

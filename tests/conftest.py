@@ -154,7 +154,6 @@ def imis_provider(qgis_app, qgis_processing, imis_package):
     return provider
 
 
-
 @pytest.fixture
 def imis_plugin(qgis_app, qgis_iface, qgis_processing, imis_package):
     """The real plugin, created by classFactory and started with a real iface; unloaded after."""
