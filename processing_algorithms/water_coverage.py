@@ -83,41 +83,36 @@ def pipe_flag(recorded_code, recorded_state, recorded_distance, distance_limit):
     return None
 
 
-@dataclass
-class SupplyRecord:
-    """One live building with a footprint, as both paths report it."""
-
-    bin: str
-    nearest_pipe: object  # code of the nearest live pipe within the distance, else None
-    distance: float  # metres to that pipe, else None
-    water_source_id: object
-    recorded_code: object  # watersupply_pipe_code as stored (blank -> None)
-    population: object  # population_served (None when not recorded)
-    ward: object = None  # ward whose polygon contains the footprint centroid, else None
-    recorded_state: str = None  # PIPE_LIVE / PIPE_DELETED / PIPE_MISSING, None without a code
-    recorded_distance: float = None  # metres to the recorded live pipe (None when not live)
-    geometry: object = None  # QgsGeometry in the buildings layer's CRS
-    # Filled by classify():
-    connected: bool = None
-    status: str = None
-    flag: str = None
-
-    @property
-    def within_reach(self):
-        return self.nearest_pipe is not None
+# The row both paths return for each live building with a footprint (tuple positions), by BIN:
+BIN, FOOTPRINT, SOURCE, RECORDED, POPULATION, WARD, RECORDED_STATE, RECORDED_DISTANCE = range(8)
+# FOOTPRINT: WKB (PostGIS path) or QgsGeometry (QGIS path), in the buildings layer's CRS.
+# SOURCE: water_source_id. RECORDED: watersupply_pipe_code, blank -> None. RECORDED_STATE:
+# PIPE_LIVE / PIPE_DELETED / PIPE_MISSING (None without a code). RECORDED_DISTANCE: metres
+# to the recorded pipe when it is live. WARD: the ward whose polygon contains the footprint
+# centroid, else None. The nearest live pipe within the distance comes separately:
+# {BIN: (pipe code, metres)} for the buildings that have one.
 
 
-def classify(records, municipal_ids, distance_limit):
-    """Set connected, status and flag on every record (in place); returns the records."""
-    for record in records:
-        record.recorded_code = pipe_code(record.recorded_code)
-        record.connected = is_connected(record.water_source_id, record.recorded_code, municipal_ids)
-        record.status = status_class(record.connected, record.within_reach)
-        if record.recorded_code is not None and record.recorded_code == record.nearest_pipe:
-            record.recorded_distance = record.distance
-        record.flag = pipe_flag(record.recorded_code, record.recorded_state, record.recorded_distance,
-                                distance_limit)
-    return records
+def classify(source, recorded, nearest, distance, recorded_state, recorded_distance, municipal_ids, limit):
+    """(connected, status, flag, metres to the recorded pipe) of one building.
+
+    The rules of is_connected, status_class and pipe_flag, in one call per building (this runs
+    150,000 times for a city). `recorded` is already trimmed (pipe_code).
+    """
+    connected = source in municipal_ids or recorded is not None
+    if nearest is not None:
+        status = CONNECTED if connected else POTENTIAL
+    else:
+        status = CONNECTED_NO_PIPE if connected else OUT_OF_REACH
+    if recorded is None:
+        return connected, status, None, recorded_distance
+    if recorded == nearest:
+        recorded_distance = distance
+    if recorded_state == PIPE_LIVE:
+        flag = FLAG_FAR if recorded_distance is None or recorded_distance > limit else None
+    else:
+        flag = FLAG_DELETED if recorded_state == PIPE_DELETED else FLAG_MISSING
+    return connected, status, flag, recorded_distance
 
 
 def percent(part, whole):
@@ -138,18 +133,18 @@ class Tally:
     populations: dict = field(default_factory=lambda: {key: 0 for key in STATUS_KEYS})
     flags: dict = field(default_factory=lambda: {flag: 0 for flag in FLAGS})
 
-    def add(self, record):
+    def add(self, status, population, flag):
         self.buildings += 1
-        population = record.population
         if population is None:
             self.population_missing += 1
             population = 0
-        population = int(population)
+        else:
+            population = int(population)
         self.population += population
-        self.counts[record.status] += 1
-        self.populations[record.status] += population
-        if record.flag is not None:
-            self.flags[record.flag] += 1
+        self.counts[status] += 1
+        self.populations[status] += population
+        if flag is not None:
+            self.flags[flag] += 1
 
     def merge(self, other):
         self.buildings += other.buildings
@@ -196,16 +191,24 @@ NO_WARDS_LABEL = "No ward layer given"
 TOTAL_LABEL = "City total"
 
 
-def tally(records, ward_keys, wards_given=True):
-    """Coverage per ward: every ward in `ward_keys` gets a row, also without buildings."""
-    wards = {key: Tally(f"Ward {key}", key) for key in ward_keys}
-    outside = Tally(OUTSIDE_LABEL if wards_given else NO_WARDS_LABEL)
-    for record in records:
-        wards.get(record.ward, outside).add(record)
-    total = Tally(TOTAL_LABEL)
-    for part in list(wards.values()) + [outside]:
-        total.merge(part)
-    return Coverage([wards[key] for key in sorted(wards, key=_ward_order)], outside, total, wards_given)
+class Tallies:
+    """Counts per ward while the buildings are classified; coverage() gives the result."""
+
+    def __init__(self, ward_keys, wards_given=True):
+        self.wards = {key: Tally(f"Ward {key}", key) for key in ward_keys}
+        self.outside = Tally(OUTSIDE_LABEL if wards_given else NO_WARDS_LABEL)
+        self.wards_given = wards_given
+
+    def tally(self, ward):
+        """The Tally a building of `ward` counts in."""
+        return self.wards.get(ward, self.outside)
+
+    def coverage(self):
+        total = Tally(TOTAL_LABEL)
+        for part in list(self.wards.values()) + [self.outside]:
+            total.merge(part)
+        return Coverage([self.wards[key] for key in sorted(self.wards, key=_ward_order)], self.outside, total,
+                        self.wards_given)
 
 
 def _ward_order(key):

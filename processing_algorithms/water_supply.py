@@ -8,8 +8,6 @@ results are in water_coverage.
 """
 from dataclasses import dataclass, field
 
-from qgis.core import QgsGeometry
-
 
 @dataclass
 class CoverageRequest:
@@ -22,7 +20,8 @@ class CoverageRequest:
 
 @dataclass
 class CoverageData:
-    records: list  # SupplyRecords, by BIN
+    rows: list  # one tuple per live building with a footprint, by BIN (layout: water_coverage.BIN, ...)
+    nearest: dict  # BIN -> (code of the nearest live pipe within the distance, metres)
     water_sources: dict  # id -> label
     lookups_source: str = ""
     missing_lookups: list = field(default_factory=list)
@@ -44,12 +43,3 @@ def run_coverage(request, context, feedback, progress):
 
     return water_supply_qgis.run(request, context, feedback, progress)
 
-
-def footprint(record):
-    """The record's footprint as a QgsGeometry (the PostGIS path keeps WKB until it is written)."""
-    geometry = record.geometry
-    if geometry is None or isinstance(geometry, QgsGeometry):
-        return geometry
-    result = QgsGeometry()
-    result.fromWkb(bytes(geometry))
-    return result

@@ -6,12 +6,14 @@ import datetime
 
 from qgis.core import (
     QgsFeature,
+    QgsFeatureSink,
     QgsField,
     QgsFields,
     QgsGeometry,
     QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
+    QgsProcessingFeatureSourceDefinition,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFileDestination,
@@ -28,7 +30,7 @@ from .base import ImisAnalysis, Progress, add_features, plugin_version
 from .errors import AnalysisError
 from .inputs import describe
 from .metric import WGS84
-from .water_supply import CoverageRequest, footprint, run_coverage
+from .water_supply import CoverageRequest, run_coverage
 from .water_supply_postgis import PIPE_KEY, POPULATION_FIELD, RECORDED_FIELD, SOURCE_FIELD
 from .wards import WARD_FIELD, read_wards, ward_keys
 
@@ -42,8 +44,8 @@ water supply, and which could be (a pipe runs within reach) but are not.</p>
 <li><b>Connected</b>: the building's main drinking water source is the municipal/public supply
 (every water source whose name contains "municipal", read from the <code>water_sources</code>
 table of the same database or GeoPackage) or it has a water supply pipe code.</li>
-<li><b>Within reach</b>: a live pipe lies within <i>Distance</i> metres of the footprint (the
-reach of a service connection; true distance on the WGS84 ellipsoid, as in the other analyses;
+<li><b>Within reach</b>: a live pipe lies within <i>Reach</i> metres of the footprint (how far a
+service connection can run; true distance on the WGS84 ellipsoid, as in the other analyses;
 a footprint touching a pipe is at 0 m). The nearest such pipe is reported.</li>
 <li><b>Status classes</b>: <i>connected, pipe within reach</i>; <i>connected, no pipe within
 reach</i> (a data or network problem worth checking); <i>not connected, pipe within reach</i>
@@ -92,24 +94,29 @@ BUILDING_SHEET = "Building Status"
 CHECKS_SHEET = "Pipe Code Checks"
 
 
-def _rounded(value):
-    return None if value is None else round(float(value), 3)
-
-
 def _whole_table_source(layer):
     """A feature source of the layer's whole table, without its filter (main thread only)."""
-    if not layer.subsetString() or layer.providerType() == "memory":
-        return QgsVectorLayerFeatureSource(layer)
+    if layer is None or not layer.subsetString() or layer.providerType() not in ("postgres", "ogr"):
+        return None
     provider = layer.providerType()
-    parts = QgsProviderRegistry.instance().decodeUri(provider, layer.source())
+    registry = QgsProviderRegistry.instance()
+    parts = registry.decodeUri(provider, layer.source())
+    parts.pop("subset", None)  # ogr: the filter is part of the URI
     if provider == "postgres":
         parts["sql"] = ""
-    parts.pop("subset", None)
-    clone = QgsVectorLayer(QgsProviderRegistry.instance().encodeUri(provider, parts), layer.name(), provider)
-    if not clone.isValid():
-        return QgsVectorLayerFeatureSource(layer)
-    clone.setSubsetString("")
-    return QgsVectorLayerFeatureSource(clone)
+    # A new layer on the unfiltered URI (setSubsetString on a second layer of one GeoPackage can
+    # leave SQLite unable to open the file in QGIS 3.22).
+    clone = QgsVectorLayer(registry.encodeUri(provider, parts), layer.name(), provider)
+    return QgsVectorLayerFeatureSource(clone) if clone.isValid() else None
+
+
+def _layer(algorithm, parameters, name, context):
+    """The vector layer of a feature source parameter (3.22 does not unwrap a source definition)."""
+    value = parameters.get(name)
+    if isinstance(value, QgsProcessingFeatureSourceDefinition):
+        parameters = dict(parameters)
+        parameters[name] = value.source.staticValue()
+    return algorithm.parameterAsVectorLayer(parameters, name, context)
 
 
 class WaterSupplyCoverageAlgorithm(ImisAnalysis):
@@ -178,7 +185,7 @@ class WaterSupplyCoverageAlgorithm(ImisAnalysis):
         self._request = CoverageRequest(
             pipes=pipes, buildings=buildings, wards=wards,
             distance=self.parameterAsDouble(parameters, self.DISTANCE, context),
-            all_pipes=_whole_table_source(self.parameterAsVectorLayer(parameters, self.PIPES, context)))
+            all_pipes=_whole_table_source(_layer(self, parameters, self.PIPES, context)))
         ward_field = None
         if wards is not None:
             ward_field = QgsField(wards.fields.at(wards.field_index(WARD_FIELD)))
@@ -194,13 +201,13 @@ class WaterSupplyCoverageAlgorithm(ImisAnalysis):
         keys, repeated = ward_keys(wards)
         data = run_coverage(request, context, feedback, progress)
         municipal = rules.municipal_source_ids(data.water_sources)
-        records = rules.classify(data.records, municipal, request.distance)
-        coverage = rules.tally(records, keys, wards_given=request.wards is not None)
-        self._report(feedback, request, data, municipal, coverage, repeated)
+        tallies = rules.Tallies(keys, wards_given=request.wards is not None)
 
-        progress.step("outputs", "Writing the outputs…")
-        outputs = {}
-        outputs.update(self._write_buildings(parameters, context, feedback, data))
+        progress.step("outputs", "Classifying the buildings and writing the outputs…")
+        outputs, listed = self._write_buildings(parameters, context, feedback, progress, data, municipal, tallies,
+                                                keep=bool(xlsx))
+        coverage = tallies.coverage()
+        self._report(feedback, request, data, municipal, coverage, repeated)
         outputs.update(self._write_wards(parameters, context, feedback, wards, coverage))
         outputs.update(self._write_summary(parameters, context, coverage))
         if xlsx:
@@ -208,7 +215,7 @@ class WaterSupplyCoverageAlgorithm(ImisAnalysis):
             if not excel.openpyxl_available():
                 feedback.reportError(excel.OPENPYXL_MISSING)
             else:
-                if not excel.write_workbook(xlsx, self._sheets(request, data, municipal, coverage), feedback):
+                if not excel.write_workbook(xlsx, self._sheets(request, data, municipal, coverage, listed), feedback):
                     progress.check()
                 outputs[self.OUTPUT_XLSX] = xlsx
         progress.check()
@@ -255,7 +262,11 @@ class WaterSupplyCoverageAlgorithm(ImisAnalysis):
         if total.population_missing:
             feedback.pushInfo(f"{total.population_missing} buildings have no population recorded (counted as 0).")
 
-    def _write_buildings(self, parameters, context, feedback, data):
+    def _write_buildings(self, parameters, context, feedback, progress, data, municipal, tallies, keep):
+        """Classify every building, count it in its ward and write it: one pass over the rows.
+
+        Returns the outputs and, when `keep`, the attribute rows (for the workbook).
+        """
         fields = QgsFields()
         for name, _, kind in BUILDING_COLUMNS:
             if name == "ward":
@@ -265,24 +276,37 @@ class WaterSupplyCoverageAlgorithm(ImisAnalysis):
                 fields.append(QgsField(name, kind))
         sink, destination = self.sink(parameters, self.OUTPUT_BUILDINGS, context, fields, QgsWkbTypes.MultiPolygon,
                                       self._request.buildings.crs)
-        sources = data.water_sources
-        labels = rules.STATUS_LABELS
-
-        def features():
-            for record in data.records:
-                feature = QgsFeature(fields)
-                geometry = footprint(record)
-                if geometry is not None:
-                    geometry.convertToMultiType()
-                    feature.setGeometry(geometry)
-                feature.setAttributes([
-                    record.bin, record.ward, labels[record.status], record.connected,
-                    sources.get(record.water_source_id), record.recorded_code, record.flag, record.nearest_pipe,
-                    _rounded(record.distance), _rounded(record.recorded_distance), record.population])
-                yield feature
-
-        add_features(sink, features(), feedback)
-        return {self.OUTPUT_BUILDINGS: destination}
+        sources, labels, limit = data.water_sources, rules.STATUS_LABELS, self._request.distance
+        classify, tally, nearest_of = rules.classify, tallies.tally, data.nearest.get
+        wkb = data.execution == "PostGIS"
+        listed = [] if keep else None
+        batch, total, none = [], len(data.rows), (None, None)
+        for number, (bin_, shape, source, recorded, population, ward, state, recorded_distance) in enumerate(data.rows):
+            nearest, distance = nearest_of(bin_, none)
+            connected, status, flag, recorded_distance = classify(source, recorded, nearest, distance, state,
+                                                                  recorded_distance, municipal, limit)
+            tally(ward).add(status, population, flag)
+            attributes = [bin_, ward, labels[status], connected, sources.get(source), recorded, flag, nearest,
+                          None if distance is None else round(distance, 3),
+                          None if recorded_distance is None else round(recorded_distance, 3), population]
+            if listed is not None:
+                listed.append(attributes)
+            if wkb:
+                geometry = QgsGeometry()
+                geometry.fromWkb(shape.tobytes())
+            else:
+                geometry = shape
+            geometry.convertToMultiType()
+            feature = QgsFeature(fields)
+            feature.setGeometry(geometry)
+            feature.setAttributes(attributes)
+            batch.append(feature)
+            if len(batch) == 5000:
+                progress.part(number, total)
+                sink.addFeatures(batch, QgsFeatureSink.FastInsert)
+                batch = []
+        add_features(sink, batch, feedback)
+        return {self.OUTPUT_BUILDINGS: destination}, listed
 
     def _ward_fields(self):
         fields = QgsFields()
@@ -359,20 +383,14 @@ class WaterSupplyCoverageAlgorithm(ImisAnalysis):
             sink.addFeature(feature)
         return {self.OUTPUT_SUMMARY: destination}
 
-    def _building_rows(self, records, sources):
-        for record in records:
-            yield [record.bin, record.ward, rules.STATUS_LABELS[record.status], record.connected,
-                   sources.get(record.water_source_id), record.recorded_code, record.flag, record.nearest_pipe,
-                   _rounded(record.distance), _rounded(record.recorded_distance), record.population]
-
-    def _sheets(self, request, data, municipal, coverage):
+    def _sheets(self, request, data, municipal, coverage, listed):
         table = rules.summary_table(coverage)
         headers = [header for _, header, _ in BUILDING_COLUMNS]
-        flagged = [record for record in data.records if record.flag is not None]
+        flag_index = [name for name, _, _ in BUILDING_COLUMNS].index("pipe_code_flag")
         return [
             excel.Sheet(COVERAGE_SHEET, table[0], table[1:]),
-            excel.Sheet(BUILDING_SHEET, headers, self._building_rows(data.records, data.water_sources)),
-            excel.Sheet(CHECKS_SHEET, headers, self._building_rows(flagged, data.water_sources)),
+            excel.Sheet(BUILDING_SHEET, headers, listed),
+            excel.Sheet(CHECKS_SHEET, headers, [row for row in listed if row[flag_index] is not None]),
             excel.parameters_sheet(self._parameter_rows(request, data, municipal, coverage)),
         ]
 

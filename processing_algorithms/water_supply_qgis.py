@@ -8,10 +8,10 @@ centroid (wards.WardIndex).
 from qgis.core import QgsCoordinateTransform, QgsFeatureRequest, QgsGeometry, QgsRectangle
 
 from . import lookups as lookup_tables
-from .inputs import LIVE_FIELD, companion_source, live_request, plain
+from .inputs import LIVE_FIELD, companion_rows, live_request, plain
 from .metric import WGS84, LocalMetric
 from .nearest import SourceIndex
-from .water_coverage import PIPE_DELETED, PIPE_LIVE, PIPE_MISSING, SupplyRecord, pipe_code
+from .water_coverage import PIPE_DELETED, PIPE_LIVE, PIPE_MISSING, pipe_code
 from .water_supply import CoverageData
 from .water_supply_postgis import PIPE_KEY, POPULATION_FIELD, RECORDED_FIELD, SOURCE_FIELD
 from .wards import WardIndex, read_wards
@@ -63,8 +63,15 @@ def run(request, context, feedback, progress):
     info = request.buildings
     anchors = [info, request.pipes, request.wards]
     progress.step("select", "Reading the pipes (QGIS)…")
-    source, where = companion_source(anchors, "water_sources")
-    found = lookup_tables.read_feature_sources({"water_sources": source}, where or "", names=("water_sources",))
+    where = []
+
+    def fetch(name, columns):
+        rows, found_in = companion_rows(anchors, name, columns)
+        where.append(found_in)
+        return rows
+
+    found = lookup_tables.read_tables(fetch, "", names=("water_sources",))
+    found.source = where[0] or ""
     analysed, recorded = _read_pipes(request, context, progress)
     extent = QgsRectangle()
     for _, geometry in analysed + [(None, g) for _, g in recorded.values() if g is not None]:
@@ -90,12 +97,14 @@ def run(request, context, feedback, progress):
             geometry = recorded[code][1]
             engine = None
             if geometry is not None:
-                engine = QgsGeometry.createGeometryEngine(metric.to_metric(geometry, WGS84).constGet())
+                # Keep the geometry with its engine: the engine only points to it.
+                geometry = metric.to_metric(geometry, WGS84)
+                engine = QgsGeometry.createGeometryEngine(geometry.constGet())
                 engine.prepareGeometry()
-            recorded_engines[code] = engine
-        return recorded_engines[code]
+            recorded_engines[code] = (engine, geometry)
+        return recorded_engines[code][0]
 
-    data = CoverageData(records=[], water_sources=found.water_sources, lookups_source=found.source,
+    data = CoverageData(rows=[], nearest={}, water_sources=found.water_sources, lookups_source=found.source,
                         missing_lookups=found.missing, pipes_used=len(analysed), execution="QGIS",
                         data_source=_describe(info))
     names = ["bin", SOURCE_FIELD, RECORDED_FIELD, POPULATION_FIELD]
@@ -135,9 +144,11 @@ def run(request, context, feedback, progress):
             if engine is not None:
                 recorded_distance = engine.distance(metric_geometry.constGet()) / scale
         ward = ward_index.ward_of(geometry, info.crs) if ward_index is not None else None
-        data.records.append(SupplyRecord(bin_, nearest, measured, value(SOURCE_FIELD), code, value(POPULATION_FIELD),
-                                         ward, state, recorded_distance, QgsGeometry(geometry)))
-    progress.step("read", f"{len(data.records)} buildings measured.")
-    data.records.sort(key=lambda record: record.bin)
+        if nearest is not None:
+            data.nearest[bin_] = (nearest, measured)
+        data.rows.append((bin_, QgsGeometry(geometry), value(SOURCE_FIELD), code, value(POPULATION_FIELD), ward, state,
+                          recorded_distance))
+    progress.step("read", f"{len(data.rows)} buildings measured.")
+    data.rows.sort(key=lambda row: str(row[0]))
     data.null_footprints.sort(key=str)
     return data
