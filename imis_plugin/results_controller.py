@@ -28,6 +28,8 @@ from .analysis_runner import BackgroundRun, RunRefused, context_key
 from .layers import find_layer
 
 TITLE = "IMIS"
+RETIRED_KEPT = 8  # finished runs kept a little longer: QGIS may still hold their context while it tidies up
+_DRAINING = set()  # runs still going after the plugin was unloaded: kept alive until their task ends
 FOLDER_SETTING = "imis/results/last_folder"
 COUNCIL_MAP = "imis:councilmap"
 
@@ -98,6 +100,8 @@ class ResultsController(QObject):
         self.dock = dock
         self.current = None  # AnalysisResult shown in the dock
         self._jobs = {}  # context key -> _Job
+        self._retired = []
+        self._closed = False
         self._styles = []  # layer post-processors QGIS holds only as C++ pointers
         run_hooks.add_listener(self.on_finished_run)
         dock.zoomRequested.connect(self.zoom_to_result)
@@ -106,13 +110,15 @@ class ResultsController(QObject):
         dock.cancelRequested.connect(self.cancel)
 
     def close(self):
+        """Stop listening and cancel the runs; a run's task may still be finishing, so the run
+        (which owns the task's context) is kept alive until it has."""
+        self._closed = True
         run_hooks.remove_listener(self.on_finished_run)
         for job in list(self._jobs.values()):
+            _DRAINING.add(job.run)
+            job.run.finished.connect(lambda ok, message, run=job.run: _DRAINING.discard(run))
             job.run.cancel()
-            try:
-                job.run.finished.disconnect()
-            except TypeError:
-                pass
+        self._jobs = {}
 
     def running(self):
         return [job.run for job in self._jobs.values()]
@@ -136,7 +142,7 @@ class ResultsController(QObject):
     # -- running ----------------------------------------------------------------------
     def _start(self, algorithm_id, parameters, selections, purpose, **job):
         try:
-            run = BackgroundRun(algorithm_id, parameters, selections, parent=self)
+            run = BackgroundRun(algorithm_id, parameters, selections)
         except RunRefused as refused:
             self.warn(str(refused))
             return None
@@ -158,11 +164,14 @@ class ResultsController(QObject):
             job.run.cancel()
 
     def _finished(self, key, ok, message):
+        if self._closed:
+            return
         job = self._jobs.pop(key, None)
         if not self._jobs:
             self.dock.show_idle()
         if job is None:
             return
+        self._retired = (self._retired + [job])[-RETIRED_KEPT:]
         if not ok:
             if job.run.canceled:
                 self.info(message)
@@ -228,7 +237,7 @@ class ResultsController(QObject):
                 continue
             definition = finished.algorithm.parameterDefinition(output)
             style = result_layers.StyleOnLoad(output, definition.description(), self._table_order(result))
-            self._styles.append(style)
+            self._styles = (self._styles + [style])[-50:]  # QGIS calls them right after the run
             context.layerToLoadOnCompletionDetails(layer_id).setPostProcessor(style)
 
     def result_layer(self, output, result=None):
@@ -252,8 +261,6 @@ class ResultsController(QObject):
         return zone, buildings
 
     def _council_map_problem(self, result):
-        if QgsProject.instance() is None or result is None:
-            return "No result."
         zone, buildings = self._zone_and_buildings(result)
         if result.from_map_tool and (zone is None or buildings is None):
             return "This result has no zone layer to draw."

@@ -234,6 +234,30 @@ def test_ward_click_shows_water_supply_coverage(imis_plugin, qgis_iface, sample_
     assert buildings.renderer().classAttribute().find("status") >= 0
 
 
+def test_council_map_of_a_ward_coverage(imis_plugin, qgis_iface, sample_db, town, tmp_path, monkeypatch):
+    """The Council map button on a water supply result: the ward is the zone, buildings by status."""
+    from imis.imis_plugin import results_controller
+
+    canvas = qgis_iface.mapCanvas()
+    ward, lon, lat = sample_db.query("""
+        SELECT ward, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM layer_info.wards
+        WHERE deleted_at IS NULL ORDER BY ward DESC LIMIT 1""")[0]
+    zoom_to(canvas, feature_box(sample_db, "layer_info.wards", "ward = %s", (ward,)), margin=0.1)
+    tool = activate(imis_plugin, "watersupply", canvas)
+    click_lonlat(canvas, lon, lat)
+    choose(tool, 40.0)
+    wait_for_result(imis_plugin)
+    pdf = tmp_path / "ward.pdf"
+    monkeypatch.setattr(results_controller.QFileDialog, "getSaveFileName", lambda *args: (str(pdf), ""))
+    QTest.mouseClick(imis_plugin.dock.council_button, Qt.LeftButton)
+    wait_until(lambda: not imis_plugin.results.running(), 180, "the council map")
+    assert pdf.exists() and pdf.with_suffix(".png").exists(), messages(qgis_iface)
+    import subprocess
+
+    text = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout.split())
+    assert f"Water supply coverage of ward {ward} (reach 40 m)" in text
+
+
 def test_distance_dialog_cancel_runs_nothing(imis_plugin, qgis_iface, sample_db, town):
     _, lon, lat = isolated_pond(sample_db)
     canvas = qgis_iface.mapCanvas()
