@@ -1,7 +1,8 @@
-"""The plugin object QGIS creates: menu, toolbar and Processing provider."""
+"""The plugin object QGIS creates: menu, toolbar, map tools, results panel and Processing provider."""
 import os
 
 from qgis.core import QgsApplication
+from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction, QFileDialog, QMessageBox
 
@@ -16,6 +17,9 @@ class ImisPlugin:
         self.provider = None
         self.actions = []
         self.toolbar = None
+        self.dock = None
+        self.results = None
+        self.map_tools = None
 
     # Processing: called by QGIS (also by qgis_process) before initGui.
     def initProcessing(self):  # noqa: N802
@@ -37,6 +41,23 @@ class ImisPlugin:
         self._add_action("Check IMIS database", self.check_database, toolbar=False)
         self._add_action("Load IMIS layers from the IMIS database", self.load_layers_postgis)
         self._add_action("Load IMIS layers from a GeoPackage…", self.load_layers_gpkg, toolbar=False)
+        self._init_analysis_gui()
+
+    def _init_analysis_gui(self):
+        """Results panel and the click-and-analyse map tools (issue 9)."""
+        from .map_tools import MapTools
+        from .results_controller import ResultsController
+        from .results_dock import ResultsDock
+
+        self.dock = ResultsDock(self.iface.mainWindow())
+        self.iface.addDockWidget(Qt.BottomDockWidgetArea, self.dock)
+        self.dock.hide()  # shown by the first result
+        self.results = ResultsController(self.iface, self.dock)
+        self.toolbar.addSeparator()
+        self.map_tools = MapTools(self.iface, self.results, self.toolbar, MENU)
+        self._panel_action = self.dock.toggleViewAction()
+        self._panel_action.setText("IMIS results panel")
+        self.iface.addPluginToMenu(MENU, self._panel_action)
 
     def _add_action(self, text, callback, toolbar=True):
         action = QAction(QIcon(ICON_PATH), text, self.iface.mainWindow())
@@ -48,6 +69,17 @@ class ImisPlugin:
         return action
 
     def unload(self):
+        if self.map_tools is not None:
+            self.map_tools.unload()
+            self.map_tools = None
+        if self.results is not None:
+            self.results.close()
+            self.results = None
+        if self.dock is not None:
+            self.iface.removePluginMenu(MENU, self._panel_action)
+            self.iface.removeDockWidget(self.dock)
+            self.dock.deleteLater()
+            self.dock = None
         for action in self.actions:
             if self.iface is not None:
                 self.iface.removePluginMenu(MENU, action)

@@ -5,6 +5,7 @@ def algorithm_classes():
     """Algorithm classes the provider registers (imported lazily: no work at import time)."""
     from .connection_candidates import ConnectionCandidatesAlgorithm
     from .council_map import CouncilMapAlgorithm
+    from .point_buffer import PointBufferAlgorithm
     from .repair_geometries import RepairGeometriesAlgorithm
     from .survey_checks import SurveyChecksAlgorithm
     from .water_supply_coverage import WaterSupplyCoverageAlgorithm
@@ -14,6 +15,7 @@ def algorithm_classes():
         WaterbodyBufferAlgorithm,
         ConnectionCandidatesAlgorithm,
         WaterSupplyCoverageAlgorithm,
+        PointBufferAlgorithm,
         CouncilMapAlgorithm,
         SurveyChecksAlgorithm,
         RepairGeometriesAlgorithm,

@@ -16,6 +16,7 @@ from qgis.core import (
 )
 
 from ..imis_plugin import db
+from . import run_hooks
 from .errors import AnalysisError
 
 try:
@@ -143,11 +144,17 @@ class ImisAnalysis(QgsProcessingAlgorithm):
             self.prepare(parameters, context, feedback)
         except AnalysisError as error:
             raise QgsProcessingException(str(error)) from None
+        # For the results dock (run_hooks): what ran, with the selections it used, so the same
+        # analysis can be run again (e.g. to write its workbook later).
+        self._run_parameters = dict(parameters)
+        self._run_selections = run_hooks.selections(parameters, context)
+        self._run_results = None
         return True
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:
-            return self.process(parameters, context, feedback)
+            self._run_results = self.process(parameters, context, feedback)
+            return self._run_results
         except (Cancelled, db.QueryCancelled):
             raise QgsProcessingException(CANCELLED_MESSAGE) from None
         except (AnalysisError, db.ImisDbError) as error:
@@ -155,6 +162,15 @@ class ImisAnalysis(QgsProcessingAlgorithm):
         except DatabaseError as error:
             first = (str(error).strip().splitlines() or ["unknown error"])[0]
             raise QgsProcessingException(f"The IMIS database could not run the analysis: {first}") from None
+
+    def postProcessAlgorithm(self, context, feedback):  # noqa: N802
+        # Main thread, after a successful run and before the toolbox loads the outputs.
+        results = getattr(self, "_run_results", None)
+        if results is not None:
+            run_hooks.publish(run_hooks.FinishedRun(
+                self.id(), self.displayName(), self._run_parameters, dict(results), context, self,
+                self._run_selections))
+        return {}  # empty: QGIS keeps the results of processAlgorithm
 
     def sink(self, parameters, name, context, fields, geometry_type, crs):
         """(sink, destination id); (None, None) when an optional output was skipped."""

@@ -91,6 +91,15 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
 
     HELP = HELP
     DISTANCE_PARAMETERS = {DISTANCE: "distance"}
+    # What the sources are, for the outputs' fields and texts (imis:pointbuffer differs).
+    SOURCE_FIELD_PREFIX = "waterbody"  # output fields waterbody_id, waterbody_name
+    SOURCES_WORD = "water bodies"
+    SOURCES_OUTPUT = "WATERBODIES_USED"  # number output: how many sources were used (None: not declared)
+    NEAR = "water bodies"  # "Buildings near water bodies"
+    ANALYSIS = "Buildings and containments near water bodies (imis:waterbodybuffer)"
+    IGNORED_WHEN_DELETED = "water bodies, buildings, links and containments"
+    METHOD_EXACT = METHOD_EXACT
+    METHOD_IMIS = METHOD_IMIS
 
     def name(self):
         return "waterbodybuffer"
@@ -105,6 +114,11 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
         self.addParameter(QgsProcessingParameterString(
             self.WATERBODY_TYPE, "Water body types (stored type values, comma-separated; empty = all)",
             defaultValue="", optional=True))
+        self._add_zone_parameters()
+
+    def _add_zone_parameters(self):
+        """Buildings, containments, distance and the outputs (after the source parameters)."""
+        near = self.NEAR
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.BUILDINGS, "Buildings", [QgsProcessing.TypeVectorPolygon]))
         self.addParameter(QgsProcessingParameterFeatureSource(
@@ -115,12 +129,12 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
         imis.setFlags(imis.flags() | imis.FlagAdvanced)
         self.addParameter(imis)
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.OUTPUT_BUILDINGS, "Buildings near water bodies", QgsProcessing.TypeVectorPolygon))
+            self.OUTPUT_BUILDINGS, f"Buildings near {near}", QgsProcessing.TypeVectorPolygon))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.OUTPUT_CONTAINMENTS, "Containments near water bodies", QgsProcessing.TypeVectorPoint,
+            self.OUTPUT_CONTAINMENTS, f"Containments near {near}", QgsProcessing.TypeVectorPoint,
             optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.OUTPUT_ZONE, "Zone near water bodies", QgsProcessing.TypeVectorPolygon, optional=True,
+            self.OUTPUT_ZONE, f"Zone near {near}", QgsProcessing.TypeVectorPolygon, optional=True,
             createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.OUTPUT_SUMMARY, "Summary by structure type", QgsProcessing.TypeVector))
@@ -130,11 +144,13 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_XLSX, "Excel workbook (IMIS sheets)", "Excel workbook (*.xlsx)", optional=True,
             createByDefault=False))
-        for name, description in (("BUILDINGS_IN_ZONE", "Buildings in the zone"),
-                                  ("BUILDINGS_COUNTED", "Buildings counted in the summary"),
-                                  ("BUILDINGS_LEFT_OUT", "Buildings of the zone left out of the summary"),
-                                  ("CONTAINMENTS_IN_ZONE", "Containments in the zone"),
-                                  ("WATERBODIES_USED", "Water bodies used")):
+        numbers = [("BUILDINGS_IN_ZONE", "Buildings in the zone"),
+                   ("BUILDINGS_COUNTED", "Buildings counted in the summary"),
+                   ("BUILDINGS_LEFT_OUT", "Buildings of the zone left out of the summary"),
+                   ("CONTAINMENTS_IN_ZONE", "Containments in the zone")]
+        if self.SOURCES_OUTPUT:
+            numbers.append((self.SOURCES_OUTPUT, self.SOURCES_WORD.capitalize() + " used"))
+        for name, description in numbers:
             self.addOutput(QgsProcessingOutputNumber(name, description))
         self.addOutput(QgsProcessingOutputString("EXECUTION", "Where the analysis ran (PostGIS or QGIS)"))
 
@@ -144,16 +160,7 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
         if waterbodies is None:
             raise AnalysisError("Choose a water body layer.")
         waterbodies.require_geometry((QgsWkbTypes.PolygonGeometry, QgsWkbTypes.LineGeometry))
-        buildings = describe(self, parameters, self.BUILDINGS, context, "buildings layer")
-        if buildings is None:
-            raise AnalysisError("Choose a buildings layer.")
-        buildings.require_geometry((QgsWkbTypes.PolygonGeometry,))
-        buildings.require_fields(("bin", "structure_type_id", "sanitation_system_id"),
-                                 "the IMIS summary needs them")
-        containments = describe(self, parameters, self.CONTAINMENTS, context, "containment layer")
-        if containments is not None:
-            containments.require_geometry((QgsWkbTypes.PointGeometry,))
-            containments.require_fields(("id", "type_id"))
+        buildings, containments = self._describe_targets(parameters, context)
         distance = self.parameterAsDouble(parameters, self.DISTANCE, context)
         imis = self.parameterAsBoolean(parameters, self.IMIS_COMPATIBLE, context)
         if imis and distance == 0 and waterbodies.geometry_type == QgsWkbTypes.LineGeometry:
@@ -170,6 +177,20 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
             source_kind="type" if waterbodies.field_index("type") >= 0 else None, kinds=kinds,
             imis_compatible=imis, with_list=bool(self.parameterAsFileOutput(parameters, self.OUTPUT_XLSX, context)))
         self._types_text = ", ".join(self._requested_types(parameters)) or "all"
+
+    def _describe_targets(self, parameters, context):
+        """(buildings, containments or None) as InputLayers, checked."""
+        buildings = describe(self, parameters, self.BUILDINGS, context, "buildings layer")
+        if buildings is None:
+            raise AnalysisError("Choose a buildings layer.")
+        buildings.require_geometry((QgsWkbTypes.PolygonGeometry,))
+        buildings.require_fields(("bin", "structure_type_id", "sanitation_system_id"),
+                                 "the IMIS summary needs them")
+        containments = describe(self, parameters, self.CONTAINMENTS, context, "containment layer")
+        if containments is not None:
+            containments.require_geometry((QgsWkbTypes.PointGeometry,))
+            containments.require_fields(("id", "type_id"))
+        return buildings, containments
 
     @staticmethod
     def _requested_types(parameters):
@@ -205,8 +226,7 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
         progress = Progress(feedback, {"select": 60, "read": 5, "outputs": 15, "workbook": 20 if xlsx else 0})
         result = run_zone(request, context, feedback, progress)
         if not result.sources:
-            raise AnalysisError(f"No live water body with a geometry in '{request.sources.name}' matches the choice "
-                                f"(types: {self._types_text}).")
+            raise AnalysisError(self._no_sources_message(request))
         in_zone = [record for record in result.buildings if record.in_zone]
         summary = summarize_buildings(((r.structure_type_id, r.sanitation_system_id) for r in in_zone),
                                       result.lookups.structure_types, result.lookups.sanitation_systems)
@@ -236,13 +256,25 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
         outputs.update({
             "BUILDINGS_IN_ZONE": len(in_zone), "BUILDINGS_COUNTED": summary.counted,
             "BUILDINGS_LEFT_OUT": summary.left_out_count, "CONTAINMENTS_IN_ZONE": len(result.containments),
-            "WATERBODIES_USED": len(result.sources), "EXECUTION": result.execution,
+            "EXECUTION": result.execution,
         })
+        if self.SOURCES_OUTPUT:
+            outputs[self.SOURCES_OUTPUT] = len(result.sources)
         return outputs
 
+    def _sources_text(self, result):
+        return f"{len(result.sources)} {self.SOURCES_WORD} used"
+
+    def _method(self, request):
+        return self.METHOD_IMIS if request.imis_compatible else self.METHOD_EXACT
+
+    def _no_sources_message(self, request):
+        return (f"No live water body with a geometry in '{request.sources.name}' matches the choice "
+                f"(types: {self._types_text}).")
+
     def _report(self, feedback, request, result, summary):
-        feedback.pushInfo(f"Ran in {result.execution}; {len(result.sources)} water bodies used; "
-                          f"distance {request.distance:g} m ({METHOD_IMIS if request.imis_compatible else METHOD_EXACT}).")
+        feedback.pushInfo(f"Ran in {result.execution}; {self._sources_text(result)}; "
+                          f"distance {request.distance:g} m ({self._method(request)}).")
         for line in summary.explanation():
             feedback.pushInfo(line)
         feedback.pushInfo(f"{len(result.containments)} containments in the zone.")
@@ -260,8 +292,8 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
         fields = QgsFields()
         for name, kind in (("bin", QVariant.String), ("structure_type", QVariant.String),
                            ("sanitation_system", QVariant.String), ("in_summary", QVariant.Bool),
-                           ("distance_m", QVariant.Double), ("waterbody_id", key_type),
-                           ("waterbody_name", QVariant.String)):
+                           ("distance_m", QVariant.Double), (self.SOURCE_FIELD_PREFIX + "_id", key_type),
+                           (self.SOURCE_FIELD_PREFIX + "_name", QVariant.String)):
             fields.append(QgsField(name, kind))
         crs = self._request.buildings.crs  # the PostGIS path runs only on EPSG:4326 layers: same CRS
         sink, destination = self.sink(parameters, self.OUTPUT_BUILDINGS, context, fields,
@@ -315,8 +347,9 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
 
     def _write_zone(self, parameters, context, result):
         fields = QgsFields()
-        for name, kind in (("distance_m", QVariant.Double), ("method", QVariant.String),
-                           ("waterbodies", QVariant.Int), ("waterbody_types", QVariant.String)):
+        extra = self._zone_columns(result)
+        for name, kind in [("distance_m", QVariant.Double), ("method", QVariant.String)] + \
+                [(name, kind) for name, kind, _ in extra]:
             fields.append(QgsField(name, kind))
         sink, destination = self.sink(parameters, self.OUTPUT_ZONE, context, fields, QgsWkbTypes.MultiPolygon, WGS84)
         if sink is None:
@@ -328,11 +361,16 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
             zone.convertToMultiType()
             feature = QgsFeature(fields)
             feature.setGeometry(zone)
-            kinds = self._types_text if request.kinds else None  # the types asked for (the map title uses them)
             feature.setAttributes([request.distance, "IMIS-compatible buffer" if request.imis_compatible
-                                   else "exact distance (zone drawn for display)", len(result.sources), kinds])
+                                   else "exact distance (zone drawn for display)"] + [value for _, _, value in extra])
             sink.addFeature(feature)
         return {self.OUTPUT_ZONE: destination}
+
+    def _zone_columns(self, result):
+        """Zone fields after distance_m and method: (name, QVariant type, value). The council map
+        reads them for its title and parameter line."""
+        kinds = self._types_text if self._request.kinds else None  # the types asked for (the map title uses them)
+        return [("waterbodies", QVariant.Int, len(result.sources)), ("waterbody_types", QVariant.String, kinds)]
 
     def _write_table(self, parameters, name, context, table):
         headers, rows = table[0], table[1:]
@@ -363,23 +401,29 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
             excel.parameters_sheet(self._parameter_rows(request, result, summary)),
         ]
 
-    def _parameter_rows(self, request, result, summary):
+    def _source_rows(self, request, result):
+        """Rows of the Parameters sheet that describe the sources."""
         sources = sorted(result.sources, key=lambda source: (str(type(source.key)), source.key))
         listed = "; ".join(f"{s.key} {s.name or ''} ({s.kind or 'no type'})".replace("  ", " ") for s in sources[:100])
         if len(sources) > 100:
             listed += f"; … and {len(sources) - 100} more"
-        linked = sum(1 for record in result.containments if record.bins)
-        rows = [
-            ("Analysis", "Buildings and containments near water bodies (imis:waterbodybuffer)"),
-            ("Data source", result.data_source),
-            ("Ran in", result.execution),
+        return [
             ("Water body layer", request.sources.name + (" (selected features only)" if request.sources.selected_only
                                                          else "")),
             ("Water body types", self._types_text),
             ("Water bodies used", len(result.sources)),
             ("Water bodies (id name (type))", listed),
+        ]
+
+    def _parameter_rows(self, request, result, summary):
+        linked = sum(1 for record in result.containments if record.bins)
+        rows = [
+            ("Analysis", self.ANALYSIS),
+            ("Data source", result.data_source),
+            ("Ran in", result.execution),
+        ] + self._source_rows(request, result) + [
             ("Distance (m)", request.distance),
-            ("Method", METHOD_IMIS if request.imis_compatible else METHOD_EXACT),
+            ("Method", self._method(request)),
             ("Buildings layer", request.buildings.name + (" (selected features only)" if request.buildings.selected_only
                                                           else "")),
             ("Containment layer", request.containments.name if request.containments is not None else "none"),
@@ -394,7 +438,7 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
             ("Containments in the zone", len(result.containments)),
             ("  through a live link to a building in the zone", linked),
             ("  unlinked, by their own point", len(result.containments) - linked),
-            ("Rules", "Soft-deleted water bodies, buildings, links and containments are ignored. The summary counts "
+            ("Rules", f"Soft-deleted {self.IGNORED_WHEN_DELETED} are ignored. The summary counts "
                       "buildings whose sanitation system has map_display true (as IMIS)."),
             ("Lookup labels read from", result.lookups.source or result.data_source),
             ("Date", datetime.datetime.now().replace(microsecond=0).isoformat(sep=" ")),
