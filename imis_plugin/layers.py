@@ -69,6 +69,11 @@ LOOKUP_LAYERS = (
     LayerSpec("build_contains", "build_contains", "building_info", "build_contains", "id", geometry=""),
     LayerSpec("low_income_communities", "low_income_communities", "layer_info", "low_income_communities", "id"),
     LayerSpec("toilets", "toilets", "fsm", "toilets", "id"),
+    LayerSpec("build_toilets", "build_toilets", "fsm", "build_toilets", "id", geometry=""),
+    # Live main buildings, for the building form's "BIN of Main Building" picker: a plain layer
+    # (no joins, no geometry) that the picker can search without loading 150 000 features.
+    LayerSpec("main_buildings", "main_buildings", "building_info", "buildings", "bin",
+              '"building_associated_to" IS NULL', geometry=""),
 )
 _UNFILTERED = {"structure_types", "functional_uses", "use_categorys", "sanitation_systems",
                "water_sources", "containment_types"}
@@ -123,7 +128,11 @@ def load_imis_layers(connection_name=None, gpkg_path=None, project=None):
     for layer in lookup_layers:
         # In the project (forms can reach them) but not in the layer tree.
         project.addMapLayer(layer, False)
-    return {layer.customProperty(KEY_PROPERTY): layer for layer in map_layers + lookup_layers}, problems
+    by_key = {layer.customProperty(KEY_PROPERTY): layer for layer in map_layers + lookup_layers}
+    from ..forms.setup import apply_forms
+
+    problems.extend(apply_forms(by_key, project))
+    return by_key, problems
 
 
 def find_layer(key, project=None):

@@ -91,12 +91,18 @@ class ImisPlugin:
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
+        from ..forms.setup import unload as unload_forms
+
+        unload_forms()
 
     # Actions
     def open_settings(self):
         from .settings_dialog import SettingsDialog
 
         SettingsDialog(self.iface.mainWindow()).exec_()
+        from ..forms.setup import refresh_editability
+
+        refresh_editability()  # editing is allowed exactly when an IMIS user is chosen
 
     def check_database(self):
         from . import db

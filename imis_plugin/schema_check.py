@@ -140,7 +140,7 @@ def check_database(conn):
                 if problem:
                     report.view_problems.append(problem)
         if "building_info.sanitation_systems" in found and "fsm.containment_types" in found:
-            report.lookup_problems = _lookup_problems(cur)
+            report.lookup_problems = lookup_problems(cur)
     conn.rollback()
     return report
 
@@ -173,7 +173,8 @@ def _view_problem(cur, trigger, view):
     return None
 
 
-def _lookup_problems(cur):
+def lookup_problems(cur):
+    """Problems with the lookup ids IMIS hard-codes (DATABASE.md §12.1); empty when all is as IMIS expects."""
     problems = []
     cur.execute("SELECT id FROM building_info.sanitation_systems WHERE id BETWEEN 1 AND 12")
     have = {row[0] for row in cur.fetchall()}

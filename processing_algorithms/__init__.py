@@ -3,22 +3,20 @@
 
 def algorithm_classes():
     """Algorithm classes the provider registers (imported lazily: no work at import time)."""
+    from .connection_candidates import ConnectionCandidatesAlgorithm
     from .council_map import CouncilMapAlgorithm
+    from .point_buffer import PointBufferAlgorithm
+    from .repair_geometries import RepairGeometriesAlgorithm
+    from .survey_checks import SurveyChecksAlgorithm
+    from .water_supply_coverage import WaterSupplyCoverageAlgorithm
     from .waterbody_buffer import WaterbodyBufferAlgorithm
 
-    classes = [WaterbodyBufferAlgorithm, CouncilMapAlgorithm]
-    from .connection_candidates import ConnectionCandidatesAlgorithm
-
-    classes.append(ConnectionCandidatesAlgorithm)
-    from .water_supply_coverage import WaterSupplyCoverageAlgorithm
-
-    classes.append(WaterSupplyCoverageAlgorithm)
-    from .point_buffer import PointBufferAlgorithm
-
-    classes.append(PointBufferAlgorithm)
-    from .survey_checks import SurveyChecksAlgorithm
-    from .repair_geometries import RepairGeometriesAlgorithm
-
-    classes.append(SurveyChecksAlgorithm)
-    classes.append(RepairGeometriesAlgorithm)
-    return classes
+    return [
+        WaterbodyBufferAlgorithm,
+        ConnectionCandidatesAlgorithm,
+        WaterSupplyCoverageAlgorithm,
+        PointBufferAlgorithm,
+        CouncilMapAlgorithm,
+        SurveyChecksAlgorithm,
+        RepairGeometriesAlgorithm,
+    ]

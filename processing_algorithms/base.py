@@ -174,13 +174,10 @@ class ImisAnalysis(QgsProcessingAlgorithm):
 
     def sink(self, parameters, name, context, fields, geometry_type, crs):
         """(sink, destination id); (None, None) when an optional output was skipped."""
-        if parameters.get(name) is None and self.parameterDefinition(name).flags() & \
-                self.parameterDefinition(name).FlagOptional:
-            return None, None
         sink, destination = self.parameterAsSink(parameters, name, context, fields, geometry_type, crs)
         if sink is None:
-            if parameters.get(name) in (None, "") and self.parameterDefinition(name).flags() & \
-                    self.parameterDefinition(name).FlagOptional:
+            definition = self.parameterDefinition(name)
+            if definition.flags() & definition.FlagOptional and parameters.get(name) in (None, ""):
                 return None, None
             raise QgsProcessingException(self.invalidSinkError(parameters, name))
         return sink, destination

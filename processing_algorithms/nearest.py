@@ -107,9 +107,12 @@ def pieces_sql(sources_name, distance_sql, max_vertices=MAX_PIECE_VERTICES):
     west = sql.SQL("({} - 0.01)").format(lon)
     k0 = UTM_K0
     return sql.SQL(
+        # reach: the box's margin in longitude, the larger one: nothing within the distance is
+        # farther than that in plain degrees (a cheap test before the projected distance).
+        "SELECT q.*, ST_XMax(q.box) - ST_XMax(q.geom) AS reach FROM ("
         "SELECT s.key, p.geom, {box} AS box, ST_Transform(p.geom, m.srid) AS gm, {lon} AS lon_c, {k} AS k, "
         "({k_east} - {k_west}) / 0.02 AS g "
-        "FROM {sources} s CROSS JOIN LATERAL ST_Subdivide(s.geom, {max_vertices}) AS p(geom) CROSS JOIN metric m"
+        "FROM {sources} s CROSS JOIN LATERAL ST_Subdivide(s.geom, {max_vertices}) AS p(geom) CROSS JOIN metric m) q"
     ).format(box=expand_sql(sql.SQL("p.geom"), distance_sql), lon=lon,
              k=tm_scale_sql(lon, lat, sql.SQL("m.lon0"), k0),
              k_east=tm_scale_sql(east, lat, sql.SQL("m.lon0"), k0), k_west=tm_scale_sql(west, lat, sql.SQL("m.lon0"), k0),
@@ -139,7 +142,8 @@ def nearest_sql(pieces_name, targets_sql, distance_sql):
         "SELECT DISTINCT ON (x.key) x.key AS target_key, x.source_key, x.distance FROM ("
         "SELECT t.key, p.key AS source_key, ST_Distance(ST_Transform(t.geom, m.srid), p.gm) "
         "/ (p.k + p.g * ((ST_XMin(t.geom) + ST_XMax(t.geom)) / 2 - p.lon_c)) AS distance "
-        "FROM {pieces} p JOIN ({targets}) t ON t.geom && p.box CROSS JOIN metric m "
+        "FROM {pieces} p JOIN ({targets}) t ON t.geom && p.box AND ST_DWithin(t.geom, p.geom, p.reach) "
+        "CROSS JOIN metric m "
         # OFFSET 0 keeps the subquery apart, so each distance is computed once, not again in WHERE.
         "OFFSET 0) x WHERE x.distance <= {d} ORDER BY x.key, x.distance, x.source_key"
     ).format(pieces=sql.Identifier(pieces_name), targets=targets_sql, d=distance_sql)

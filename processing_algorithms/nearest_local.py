@@ -82,13 +82,16 @@ def nearest_sql(pieces_name, targets_sql, distance_sql):
 
     targets_sql: a SELECT returning `key` and `geom` (EPSG:4326) straight from a table (kept
     inlinable, so the GiST index on its geometry column serves the `&&` prefilter).
-    Rows: target_key, source_key, distance; ties go to the smaller source key.
+    Rows: target_key, source_key (both as text), distance; ties go to the smaller source key
+    (byte order).
     """
     from psycopg2 import sql
 
     return sql.SQL(
         "SELECT DISTINCT ON (x.key) x.key AS target_key, x.source_key, x.distance FROM ("
-        "SELECT t.key, p.key AS source_key, ST_Distance(ST_Scale(t.geom, p.sx, p.sy), p.sg) AS distance "
+        # Keys as text in byte order ("C"): a cheap sort, and the same tie order as Python's.
+        'SELECT t.key::text COLLATE "C" AS key, p.key::text COLLATE "C" AS source_key, '
+        "ST_Distance(ST_Scale(t.geom, p.sx, p.sy), p.sg) AS distance "
         "FROM {pieces} p JOIN ({targets}) t ON t.geom && p.box "
         # OFFSET 0 keeps the subquery apart, so each distance is computed once, not again in WHERE.
         "OFFSET 0) x WHERE x.distance <= {d} ORDER BY x.key, x.distance, x.source_key"

@@ -29,10 +29,10 @@ def ward_of_sql(wards, buildings_rows, buildings_where, buildings_geometry, para
     params.update(p)
     wgeom = sql.Identifier(wards.geometry_column)
     return sql.SQL(
-        "SELECT DISTINCT ON (b.bin) b.bin AS key, w.{ward} AS ward "
+        "SELECT b.bin AS key, min(w.{ward}) AS ward "
         "FROM {wrows} JOIN {brows} ON b.{bg} && w.{wg} "
         "WHERE {w_where} AND {b_where} AND w.{wg} IS NOT NULL AND ST_Intersects(w.{wg}, ST_Centroid(b.{bg})) "
-        "ORDER BY b.bin, w.{ward}"
+        "GROUP BY b.bin"
     ).format(ward=sql.Identifier(WARD_FIELD), wrows=wards.rows("w"), brows=buildings_rows, wg=wgeom, bg=buildings_geometry,
              w_where=w_where, b_where=buildings_where)
 

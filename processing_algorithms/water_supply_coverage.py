@@ -32,6 +32,7 @@ from .inputs import describe
 from .metric import WGS84
 from .water_supply import CoverageRequest, run_coverage
 from .water_supply_postgis import PIPE_KEY, POPULATION_FIELD, RECORDED_FIELD, SOURCE_FIELD
+from .water_supply_styles import buildings_renderer, style_on_load, wards_renderer
 from .wards import WARD_FIELD, read_wards, ward_keys
 
 HELP = """<p><b>Not an IMIS analysis.</b> IMIS has no water supply coverage tool (its dashboards
@@ -291,12 +292,12 @@ class WaterSupplyCoverageAlgorithm(ImisAnalysis):
                           None if recorded_distance is None else round(recorded_distance, 3), population]
             if listed is not None:
                 listed.append(attributes)
-            if wkb:
+            if wkb:  # already multi-polygon (ST_Multi)
                 geometry = QgsGeometry()
                 geometry.fromWkb(shape.tobytes())
             else:
                 geometry = shape
-            geometry.convertToMultiType()
+                geometry.convertToMultiType()
             feature = QgsFeature(fields)
             feature.setGeometry(geometry)
             feature.setAttributes(attributes)
@@ -306,6 +307,7 @@ class WaterSupplyCoverageAlgorithm(ImisAnalysis):
                 sink.addFeatures(batch, QgsFeatureSink.FastInsert)
                 batch = []
         add_features(sink, batch, feedback)
+        style_on_load(context, destination, buildings_renderer)
         return {self.OUTPUT_BUILDINGS: destination}, listed
 
     def _ward_fields(self):
@@ -364,10 +366,10 @@ class WaterSupplyCoverageAlgorithm(ImisAnalysis):
             feature.setAttributes(self._ward_attributes(coverage.outside))
             features.append(feature)
         add_features(sink, features, feedback)
-        name = "Water supply coverage by ward"
         if context.willLoadLayerOnCompletion(destination):
             details = context.layerToLoadOnCompletionDetails(destination)
-            details.name = f"{name} ({coverage.outside.buildings} buildings outside every ward)"
+            details.name = f"Water supply coverage by ward ({coverage.outside.buildings} buildings outside every ward)"
+        style_on_load(context, destination, wards_renderer)
         return {self.OUTPUT_WARDS: destination}
 
     def _write_summary(self, parameters, context, coverage):

@@ -96,16 +96,18 @@ def buildings_query(request):
                                                  nearest_local.centre_latitude_sql(sql.SQL("r.geom")))
     distance = nearest_local.local_distance_sql(footprint, sql.SQL("r.geom"), halfway)
     query = sql.SQL(
-        "WITH {ctes} "
-        "SELECT b.bin::text, ST_AsBinary(b.{g}), {source}, {recorded}, {population}, {ward}, "
+        "WITH {ctes} SELECT * FROM ("
+        # ST_Multi: the output layer is multi-polygon, so QGIS need not convert each footprint.
+        "SELECT b.bin::text AS bin, ST_AsBinary(ST_Multi(b.{g})), {source}, {recorded}, {population}, {ward}, "
         "CASE WHEN r.code IS NOT NULL THEN CASE WHEN r.live THEN {live_} ELSE {deleted} END "
         "WHEN {recorded} IS NOT NULL THEN {missing} END, "
         "CASE WHEN r.live AND r.geom IS NOT NULL AND NOT ST_IsEmpty(r.geom) THEN {distance} END "
         "FROM {rows}{ward_join} LEFT JOIN allpipes r ON r.code = {recorded} "
         "WHERE {where} AND b.{g} IS NOT NULL AND NOT ST_IsEmpty(b.{g}) "
         "UNION ALL SELECT b.bin::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
-        "FROM {rows} WHERE {where} AND (b.{g} IS NULL OR ST_IsEmpty(b.{g})) "
-        "ORDER BY 1"
+        "FROM {rows} WHERE {where} AND (b.{g} IS NULL OR ST_IsEmpty(b.{g}))"
+        # By BIN in byte order: the order of the output layer and of the workbook.
+        ') u ORDER BY u.bin COLLATE "C"'
     ).format(ctes=sql.SQL(", ").join(ctes), g=bgeom, source=column(SOURCE_FIELD), recorded=recorded,
              population=column(POPULATION_FIELD), ward=ward_column, live_=sql.Literal(PIPE_LIVE),
              deleted=sql.Literal(PIPE_DELETED), missing=sql.Literal(PIPE_MISSING), distance=distance,
@@ -126,16 +128,17 @@ def _prepare(cursor):
     cursor.execute("SET LOCAL jit = off; SET LOCAL enable_mergejoin = off")
 
 
-def _export_snapshot(cursor):
-    """The transaction's snapshot id for a second connection, or None where it cannot be exported."""
+def _export_snapshot(conn):
+    """The snapshot id of `conn`'s new transaction for a second connection, or None where it
+    cannot be exported (the transaction then starts again)."""
     from psycopg2 import Error
 
-    cursor.execute("SAVEPOINT export")
     try:
-        cursor.execute("SELECT pg_export_snapshot()")
-        return cursor.fetchone()[0]
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pg_export_snapshot()")
+            return cursor.fetchone()[0]
     except Error:
-        cursor.execute("ROLLBACK TO SAVEPOINT export")
+        conn.rollback()
         return None
 
 
@@ -150,10 +153,10 @@ def _run_queries(request, uri, feedback):
     snapshot, or one after the other in one transaction where no snapshot can be exported."""
     main, second = _open(uri), None
     try:
+        snapshot = _export_snapshot(main)
         with main.cursor() as cursor:
             _prepare(cursor)
             found = lookup_tables.read_postgres(cursor, names=("water_sources",))
-            snapshot = _export_snapshot(cursor)
         if snapshot is None:
             return found, _fetch(main, buildings_query(request), feedback), _fetch(main, near_query(request), feedback)
         second = _open(uri)

@@ -19,6 +19,7 @@ from qgis.PyQt.QtCore import QVariant
 
 from . import excel
 from .base import ImisAnalysis, Progress, add_features, plugin_version
+from .containments import pairs
 from .errors import AnalysisError
 from .inputs import describe
 from .metric import WGS84
@@ -386,8 +387,6 @@ class WaterbodyBufferAlgorithm(ImisAnalysis):
         return {name: destination}
 
     def _sheets(self, request, result, summary, containment_summary, in_zone):
-        from .containments import pairs
-
         containment_ids = {}
         for record in result.containments:
             for bin_ in record.bins:

@@ -6,6 +6,8 @@ geography (nearest.nearest_sql), picks containments through live links or, for u
 by their own point, and returns everything in one result set tagged by `kind`:
 B building, N building without footprint, C containment (one row per pair), S source, Z zone.
 """
+import re
+
 from qgis.core import QgsDataSourceUri, QgsGeometry
 
 from ..imis_plugin import db
@@ -114,30 +116,42 @@ def build_query(request, has_links, has_owners):
         # would otherwise hash the whole buildings table.
         "FROM hits h CROSS JOIN LATERAL (SELECT * FROM {rel} b WHERE b.bin = h.target_key OFFSET 0) b"
     ).format(g=bgeom, rel=bld.relation(), attrs=_json_object("b", building_columns, owner))]
-    selects.append(sql.SQL(
-        "SELECT 'N', b.bin::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
-        "FROM {rows} WHERE {where} AND (b.{g} IS NULL OR ST_IsEmpty(b.{g}))"
-    ).format(rows=bld.rows("b"), where=b_where, g=bgeom))
+    if request.find_null_footprints:
+        selects.append(sql.SQL(
+            "SELECT 'N', b.bin::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
+            "FROM {rows} WHERE {where} AND (b.{g} IS NULL OR ST_IsEmpty(b.{g}))"
+        ).format(rows=bld.rows("b"), where=b_where, g=bgeom))
 
     if ctn is not None:
         c_where, p2 = ctn.conditions("c", "containment_keys")
         params.update(p2)
         b_all, _ = bld.conditions("b", "unused", selection=False)
         cgeom = sql.Identifier(ctn.geometry_column)
-        if has_links and not bld.subset:
+        if has_links:
+            # Only the links of containments that can matter (linked to a zone building, or in a
+            # piece's box): a small zone then costs two scans of the links, not the whole town.
+            ctes.append(sql.SQL(
+                "lk AS MATERIALIZED (SELECT l.containment_id AS key FROM building_info.build_contains l "
+                "WHERE l.deleted_at IS NULL AND l.bin IN (SELECT target_key FROM hits) "
+                "UNION SELECT c.id FROM pieces p JOIN {crows} ON c.{g} && p.box WHERE {c_where})"
+            ).format(crows=ctn.rows("c"), g=cgeom, c_where=c_where))
+        if has_links and _only_live_filter(bld.subset):
             # Live links whose building is live. Few buildings are soft-deleted: excluding them is
             # cheaper than matching every live one (the foreign key guarantees the row exists).
             ctes.append(sql.SQL(
                 "lc AS MATERIALIZED (SELECT l.containment_id, l.bin FROM building_info.build_contains l "
                 "WHERE l.deleted_at IS NULL AND l.containment_id IS NOT NULL AND l.bin IS NOT NULL "
+                "AND l.containment_id IN (SELECT key FROM lk) "
                 "AND NOT EXISTS (SELECT 1 FROM {rel} b WHERE b.bin = l.bin AND NOT ({b_all})))"
             ).format(rel=bld.relation(), b_all=b_all))
         elif has_links:
-            # Live links whose building is live in the buildings layer (its filter applies).
+            # Live links whose building is live in the buildings layer (its filter applies); LATERAL:
+            # an index lookup per link, not a hash of the whole buildings table.
             ctes.append(sql.SQL(
-                "lc AS MATERIALIZED (SELECT l.containment_id, l.bin FROM building_info.build_contains l "
-                "WHERE l.deleted_at IS NULL AND l.containment_id IS NOT NULL "
-                "AND EXISTS (SELECT 1 FROM {brows} WHERE b.bin = l.bin AND {b_all}))"
+                "lc AS MATERIALIZED (SELECT x.containment_id, x.bin FROM (SELECT l.containment_id, l.bin "
+                "FROM building_info.build_contains l WHERE l.deleted_at IS NULL AND l.containment_id IS NOT NULL "
+                "AND l.containment_id IN (SELECT key FROM lk) OFFSET 0) x "
+                "CROSS JOIN LATERAL (SELECT 1 FROM {brows} WHERE b.bin = x.bin AND {b_all} LIMIT 1) b)"
             ).format(brows=bld.rows("b"), b_all=b_all))
         else:
             ctes.append(sql.SQL("lc AS (SELECT NULL::text AS containment_id, NULL::text AS bin WHERE FALSE)"))
@@ -180,6 +194,11 @@ def build_query(request, has_links, has_owners):
     query = sql.SQL("WITH {ctes} {selects}").format(
         ctes=sql.SQL(", ").join(ctes), selects=sql.SQL(" UNION ALL ").join(selects))
     return query, params
+
+
+def _only_live_filter(subset):
+    """True when a layer filter keeps exactly the live rows (or there is none), as "Load IMIS layers" sets it."""
+    return not subset or re.sub(r'[\s"()]', "", subset).lower() == "deleted_atisnull"
 
 
 def _geometry(wkb):

@@ -94,30 +94,6 @@ def waterbody_buffer_step(gpkg, out_dir, layers):
 DEMO_STEPS.append(waterbody_buffer_step)
 
 
-def council_map_step(gpkg, out_dir, layers):
-    """Council map of the water-body analysis (all rivers, 100 m) -> out/council_map.pdf and .png"""
-    from qgis.core import QgsApplication
-
-    if QgsApplication.processingRegistry().algorithmById("imis:waterbodybuffer") is None:
-        return ["skipped: imis:waterbodybuffer is not in this build yet"]
-    analysis = run_algorithm("imis:waterbodybuffer", {
-        "WATERBODIES": layers["rivers"], "BUILDINGS": layers["buildings"], "CONTAINMENTS": layers["containments"],
-        "DISTANCE": 100, "OUTPUT_BUILDINGS": "TEMPORARY_OUTPUT", "OUTPUT_CONTAINMENTS": "TEMPORARY_OUTPUT",
-        "OUTPUT_ZONE": "TEMPORARY_OUTPUT", "OUTPUT_SUMMARY": "TEMPORARY_OUTPUT",
-        "OUTPUT_CONTAINMENT_SUMMARY": "TEMPORARY_OUTPUT"})
-    result = run_algorithm("imis:councilmap", {
-        "ZONE": analysis["OUTPUT_ZONE"], "RESULT_BUILDINGS": analysis["OUTPUT_BUILDINGS"],
-        "RESULT_CONTAINMENTS": analysis["OUTPUT_CONTAINMENTS"], "SUMMARY": analysis["OUTPUT_SUMMARY"],
-        "CONTAINMENT_SUMMARY": analysis["OUTPUT_CONTAINMENT_SUMMARY"],
-        "WATERBODIES": [layers["rivers"], layers["ponds"]], "ROADS": layers["roads"], "WARDS": layers["wards"],
-        "CITY": layers["city"], "PAPER": 0, "ORIENTATION": 0, "DPI": 150,
-        "OUTPUT_PDF": str(out_dir / "council_map.pdf"), "OUTPUT_PNG": str(out_dir / "council_map.png")})
-    return [f"A4 landscape council map: {result['OUTPUT_PDF']} ({result['PAGES']} page), {result['OUTPUT_PNG']}"]
-
-
-DEMO_STEPS.append(council_map_step)
-
-
 def connection_candidates_step(gpkg, out_dir, layers):
     """Connection candidates: one drain chosen by code, 30 m (imis:connectioncandidates)."""
     from collections import Counter
@@ -144,6 +120,30 @@ def connection_candidates_step(gpkg, out_dir, layers):
 
 
 DEMO_STEPS.append(connection_candidates_step)
+
+
+def council_map_step(gpkg, out_dir, layers):
+    """Council map of the water-body analysis (all rivers, 100 m) -> out/council_map.pdf and .png"""
+    from qgis.core import QgsApplication
+
+    if QgsApplication.processingRegistry().algorithmById("imis:waterbodybuffer") is None:
+        return ["skipped: imis:waterbodybuffer is not in this build yet"]
+    analysis = run_algorithm("imis:waterbodybuffer", {
+        "WATERBODIES": layers["rivers"], "BUILDINGS": layers["buildings"], "CONTAINMENTS": layers["containments"],
+        "DISTANCE": 100, "OUTPUT_BUILDINGS": "TEMPORARY_OUTPUT", "OUTPUT_CONTAINMENTS": "TEMPORARY_OUTPUT",
+        "OUTPUT_ZONE": "TEMPORARY_OUTPUT", "OUTPUT_SUMMARY": "TEMPORARY_OUTPUT",
+        "OUTPUT_CONTAINMENT_SUMMARY": "TEMPORARY_OUTPUT"})
+    result = run_algorithm("imis:councilmap", {
+        "ZONE": analysis["OUTPUT_ZONE"], "RESULT_BUILDINGS": analysis["OUTPUT_BUILDINGS"],
+        "RESULT_CONTAINMENTS": analysis["OUTPUT_CONTAINMENTS"], "SUMMARY": analysis["OUTPUT_SUMMARY"],
+        "CONTAINMENT_SUMMARY": analysis["OUTPUT_CONTAINMENT_SUMMARY"],
+        "WATERBODIES": [layers["rivers"], layers["ponds"]], "ROADS": layers["roads"], "WARDS": layers["wards"],
+        "CITY": layers["city"], "PAPER": 0, "ORIENTATION": 0, "DPI": 150,
+        "OUTPUT_PDF": str(out_dir / "council_map.pdf"), "OUTPUT_PNG": str(out_dir / "council_map.png")})
+    return [f"A4 landscape council map: {result['OUTPUT_PDF']} ({result['PAGES']} page), {result['OUTPUT_PNG']}"]
+
+
+DEMO_STEPS.append(council_map_step)
 
 
 def survey_checks(gpkg, out_dir, layers):

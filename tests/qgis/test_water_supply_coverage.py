@@ -366,8 +366,17 @@ def test_one_connection_when_no_snapshot_can_be_shared(postgis_run, sample_db, m
     """Where pg_export_snapshot is refused, both queries run in one transaction: same answer."""
     from imis.processing_algorithms import water_supply_postgis
 
-    monkeypatch.setattr(water_supply_postgis, "_export_snapshot", lambda cursor: None)
+    exported = []
+    real = water_supply_postgis._export_snapshot
+
+    def check(conn):
+        exported.append(real(conn))
+        conn.rollback()  # as when the server refuses: the transaction starts again
+        return None
+
+    monkeypatch.setattr(water_supply_postgis, "_export_snapshot", check)
     result, _ = run(ALG, {**pg_inputs(sample_db), "DISTANCE": D})
+    assert exported and exported[0]  # the normal path really gets a snapshot to share
     assert features(result["OUTPUT_BUILDINGS"]) == features(postgis_run[0]["OUTPUT_BUILDINGS"])
 
 
@@ -387,3 +396,21 @@ def test_cancel_stops_both_database_queries(sample_db, imis_provider):
     active = sample_db.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'QGIS IMIS plugin' "
                              "AND state = 'active'")[0][0]
     assert active == 0
+
+
+def test_loaded_outputs_are_styled_for_the_map(sample_db, imis_provider, clean_project):
+    """As from the Processing dialog: the outputs load styled (status classes, ward choropleth)."""
+    import processing
+
+    inputs = pg_inputs(sample_db)
+    result = processing.runAndLoadResults(ALG, {**inputs, "DISTANCE": D, "OUTPUT_BUILDINGS": "TEMPORARY_OUTPUT",
+                                                "OUTPUT_WARDS": "TEMPORARY_OUTPUT",
+                                                "OUTPUT_SUMMARY": "TEMPORARY_OUTPUT"}, feedback=Feedback())
+    buildings = clean_project.mapLayer(result["OUTPUT_BUILDINGS"])
+    wards = clean_project.mapLayer(result["OUTPUT_WARDS"])
+    assert buildings.renderer().type() == "categorizedSymbol"
+    assert buildings.renderer().classAttribute() == "status"
+    assert sorted(c.value() for c in buildings.renderer().categories()) == sorted(LABELS.values())
+    assert wards.renderer().type() == "graduatedSymbol"
+    assert wards.renderer().classAttribute() == "coverage_pct"
+    assert "outside every ward" in wards.name()

@@ -222,3 +222,21 @@ def test_imis_mode_refuses_zero_metres_on_lines(planted, imis_provider):
     params["IMIS_COMPATIBLE"] = False
     result, _ = run(ALG, params)
     assert result["EXECUTION"] == "QGIS"  # a memory layer: the QGIS path, lookups from the database of the buildings
+
+
+def test_optional_outputs_can_be_skipped(planted, imis_provider):
+    result, _ = run(ALG, _params(planted, OUTPUT_ZONE=None, OUTPUT_CONTAINMENTS=None,
+                                 OUTPUT_CONTAINMENT_SUMMARY=None))
+    assert "OUTPUT_ZONE" not in result and "OUTPUT_CONTAINMENTS" not in result
+    assert result["CONTAINMENTS_IN_ZONE"] == 4 and result["OUTPUT_BUILDINGS"].featureCount() == 3
+
+
+def test_without_openpyxl_the_other_outputs_are_written(planted, imis_provider, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # as on a QGIS without the package
+    path = tmp_path / "book.xlsx"
+    result, feedback = run(ALG, _params(planted, OUTPUT_XLSX=str(path)))
+    assert not path.exists() and "OUTPUT_XLSX" not in result
+    assert "openpyxl" in feedback.text() and "other outputs were written" in feedback.text()
+    assert result["OUTPUT_BUILDINGS"].featureCount() == 3

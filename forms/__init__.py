@@ -1,0 +1,1 @@
+"""Attribute forms of the IMIS layers (building, containment) and the rules behind them."""
