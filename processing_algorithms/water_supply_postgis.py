@@ -1,4 +1,4 @@
-"""Water supply coverage in PostGIS: read-only, cancellable, two queries on one snapshot.
+"""Water supply coverage in PostGIS: read-only, cancellable, three queries on one snapshot.
 
 Query "near" finds each live building's nearest live pipe within the distance
 (nearest_local: pipes cut into pieces, GiST prefilter, metres in local ellipsoidal frames);
