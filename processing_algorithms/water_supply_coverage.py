@@ -13,7 +13,6 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
-    QgsProcessingFeatureSourceDefinition,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFileDestination,
@@ -28,7 +27,7 @@ from . import excel
 from . import water_coverage as rules
 from .base import ImisAnalysis, Progress, add_features, plugin_version
 from .errors import AnalysisError
-from .inputs import describe
+from .inputs import _layer_and_selection, describe
 from .metric import WGS84
 from .water_supply import CoverageRequest, run_coverage
 from .water_supply_postgis import PIPE_KEY, POPULATION_FIELD, RECORDED_FIELD, SOURCE_FIELD
@@ -111,15 +110,6 @@ def _whole_table_source(layer):
     return QgsVectorLayerFeatureSource(clone) if clone.isValid() else None
 
 
-def _layer(algorithm, parameters, name, context):
-    """The vector layer of a feature source parameter (3.22 does not unwrap a source definition)."""
-    value = parameters.get(name)
-    if isinstance(value, QgsProcessingFeatureSourceDefinition):
-        parameters = dict(parameters)
-        parameters[name] = value.source.staticValue()
-    return algorithm.parameterAsVectorLayer(parameters, name, context)
-
-
 class WaterSupplyCoverageAlgorithm(ImisAnalysis):
     PIPES = "PIPES"
     BUILDINGS = "BUILDINGS"
@@ -186,7 +176,7 @@ class WaterSupplyCoverageAlgorithm(ImisAnalysis):
         self._request = CoverageRequest(
             pipes=pipes, buildings=buildings, wards=wards,
             distance=self.parameterAsDouble(parameters, self.DISTANCE, context),
-            all_pipes=_whole_table_source(_layer(self, parameters, self.PIPES, context)))
+            all_pipes=_whole_table_source(_layer_and_selection(self, parameters, self.PIPES, context)[0]))
         ward_field = None
         if wards is not None:
             ward_field = QgsField(wards.fields.at(wards.field_index(WARD_FIELD)))
