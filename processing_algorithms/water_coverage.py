@@ -135,11 +135,11 @@ class Tally:
 
     def add(self, status, population, flag):
         self.buildings += 1
-        if population is None:
+        try:
+            population = int(population)
+        except (TypeError, ValueError):  # not recorded (or not a number, in a copied table)
             self.population_missing += 1
             population = 0
-        else:
-            population = int(population)
         self.population += population
         self.counts[status] += 1
         self.populations[status] += population
