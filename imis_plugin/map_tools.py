@@ -187,13 +187,13 @@ def output_parameters(algorithm_id):
     return parameters
 
 
-def _targets(like, needs_containments=True):
+def _targets(like):
+    """(buildings, containments or None) of the project, from the same data as `like` if possible."""
     buildings = imis_layer("buildings", like)
     if buildings is None:
         raise RunRefused("The buildings layer is not in the project. Load the IMIS layers first (IMIS > Load IMIS "
                          "layers).")
-    containments = imis_layer("containments", like or buildings) if needs_containments else None
-    return buildings, containments
+    return buildings, imis_layer("containments", like or buildings)
 
 
 def build_request(spec, distance, pick=None, point=None):

@@ -53,6 +53,7 @@ class _Job:
     purpose: str  # "analysis", "workbook" or "council map"
     request: AnalysisRequest = None
     path: str = ""
+    result: object = None  # the AnalysisResult a workbook run writes for
     keep: list = field(default_factory=list)  # objects the task needs alive (memory tables)
 
 
@@ -179,8 +180,7 @@ class ResultsController(QObject):
                 self.warn(message)
             return
         if job.purpose == "workbook":
-            if self.current is not None:
-                self.current.workbook = job.path
+            job.result.workbook = job.path  # a later export of that result copies it
             self._done("Excel workbook written:", job.path)
         elif job.purpose == "council map":
             self._done("Council map written:", job.path)
@@ -307,7 +307,7 @@ class ResultsController(QObject):
             self.warn(problem)
             return None
         parameters[WORKBOOK] = path
-        return self._start(result.algorithm_id, parameters, selections, "workbook", path=path)
+        return self._start(result.algorithm_id, parameters, selections, "workbook", path=path, result=result)
 
     def _rerun_inputs(self, result):
         """(parameters, {layer: ids}, problem) to run the shown analysis again, outputs discarded."""

@@ -84,13 +84,13 @@ def pipe_flag(recorded_code, recorded_state, recorded_distance, distance_limit):
 
 
 # The row both paths return for each live building with a footprint (tuple positions), by BIN:
-BIN, FOOTPRINT, SOURCE, RECORDED, POPULATION, WARD, RECORDED_STATE, RECORDED_DISTANCE = range(8)
+BIN, FOOTPRINT, SOURCE, RECORDED, POPULATION, RECORDED_STATE, RECORDED_DISTANCE = range(7)
 # FOOTPRINT: WKB (PostGIS path) or QgsGeometry (QGIS path), in the buildings layer's CRS.
 # SOURCE: water_source_id. RECORDED: watersupply_pipe_code, blank -> None. RECORDED_STATE:
 # PIPE_LIVE / PIPE_DELETED / PIPE_MISSING (None without a code). RECORDED_DISTANCE: metres
-# to the recorded pipe when it is live. WARD: the ward whose polygon contains the footprint
-# centroid, else None. The nearest live pipe within the distance comes separately:
-# {BIN: (pipe code, metres)} for the buildings that have one.
+# to the recorded pipe when it is live. Two dictionaries come with the rows: the nearest live
+# pipe within the distance, {BIN: (pipe code, metres)}, and the ward whose polygon contains
+# the footprint centroid, {BIN: ward}, for the buildings that have one.
 
 
 def classify(source, recorded, nearest, distance, recorded_state, recorded_distance, municipal_ids, limit):
@@ -135,11 +135,11 @@ class Tally:
 
     def add(self, status, population, flag):
         self.buildings += 1
-        if population is None:
+        try:
+            population = int(population)
+        except (TypeError, ValueError):  # not recorded (or not a number, in a copied table)
             self.population_missing += 1
             population = 0
-        else:
-            population = int(population)
         self.population += population
         self.counts[status] += 1
         self.populations[status] += population

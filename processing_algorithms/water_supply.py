@@ -22,6 +22,7 @@ class CoverageRequest:
 class CoverageData:
     rows: list  # one tuple per live building with a footprint, by BIN (layout: water_coverage.BIN, ...)
     nearest: dict  # BIN -> (code of the nearest live pipe within the distance, metres)
+    wards: dict  # BIN -> ward whose polygon contains the footprint centroid
     water_sources: dict  # id -> label
     lookups_source: str = ""
     missing_lookups: list = field(default_factory=list)
@@ -31,15 +32,20 @@ class CoverageData:
     data_source: str = ""
 
 
-def run_coverage(request, context, feedback, progress):
+def run_coverage(request, context, feedback, progress, on_rows=None):
+    """CoverageData of `request`. on_rows(rows), when given, is called with the building rows as
+    soon as they are read (the PostGIS path may still be measuring distances meanwhile)."""
     from .inputs import postgis_database
 
     uri = postgis_database([request.pipes, request.buildings, request.wards])
     if uri is not None:
         from . import water_supply_postgis
 
-        return water_supply_postgis.run(request, uri, feedback, progress)
+        return water_supply_postgis.run(request, uri, feedback, progress, on_rows)
     from . import water_supply_qgis
 
-    return water_supply_qgis.run(request, context, feedback, progress)
+    data = water_supply_qgis.run(request, context, feedback, progress)
+    if on_rows is not None:
+        on_rows(data.rows)
+    return data
 

@@ -13,7 +13,6 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
-    QgsProcessingFeatureSourceDefinition,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFileDestination,
@@ -28,7 +27,7 @@ from . import excel
 from . import water_coverage as rules
 from .base import ImisAnalysis, Progress, add_features, plugin_version
 from .errors import AnalysisError
-from .inputs import describe
+from .inputs import _layer_and_selection, describe
 from .metric import WGS84
 from .water_supply import CoverageRequest, run_coverage
 from .water_supply_postgis import PIPE_KEY, POPULATION_FIELD, RECORDED_FIELD, SOURCE_FIELD
@@ -111,15 +110,6 @@ def _whole_table_source(layer):
     return QgsVectorLayerFeatureSource(clone) if clone.isValid() else None
 
 
-def _layer(algorithm, parameters, name, context):
-    """The vector layer of a feature source parameter (3.22 does not unwrap a source definition)."""
-    value = parameters.get(name)
-    if isinstance(value, QgsProcessingFeatureSourceDefinition):
-        parameters = dict(parameters)
-        parameters[name] = value.source.staticValue()
-    return algorithm.parameterAsVectorLayer(parameters, name, context)
-
-
 class WaterSupplyCoverageAlgorithm(ImisAnalysis):
     PIPES = "PIPES"
     BUILDINGS = "BUILDINGS"
@@ -186,7 +176,7 @@ class WaterSupplyCoverageAlgorithm(ImisAnalysis):
         self._request = CoverageRequest(
             pipes=pipes, buildings=buildings, wards=wards,
             distance=self.parameterAsDouble(parameters, self.DISTANCE, context),
-            all_pipes=_whole_table_source(_layer(self, parameters, self.PIPES, context)))
+            all_pipes=_whole_table_source(_layer_and_selection(self, parameters, self.PIPES, context)[0]))
         ward_field = None
         if wards is not None:
             ward_field = QgsField(wards.fields.at(wards.field_index(WARD_FIELD)))
@@ -200,13 +190,16 @@ class WaterSupplyCoverageAlgorithm(ImisAnalysis):
         progress = Progress(feedback, {"select": 50, "read": 10, "outputs": 25, "workbook": 15 if xlsx else 0})
         wards = read_wards(request.wards, progress) if request.wards is not None else []
         keys, repeated = ward_keys(wards)
-        data = run_coverage(request, context, feedback, progress)
+        fields = self._building_fields()
+        footprints = []
+        data = run_coverage(request, context, feedback, progress,
+                            on_rows=lambda rows: footprints.extend(self._features(rows, fields, progress)))
         municipal = rules.municipal_source_ids(data.water_sources)
         tallies = rules.Tallies(keys, wards_given=request.wards is not None)
 
         progress.step("outputs", "Classifying the buildings and writing the outputs…")
         outputs, listed = self._write_buildings(parameters, context, feedback, progress, data, municipal, tallies,
-                                                keep=bool(xlsx))
+                                                fields, footprints, keep=bool(xlsx))
         coverage = tallies.coverage()
         self._report(feedback, request, data, municipal, coverage, repeated)
         outputs.update(self._write_wards(parameters, context, feedback, wards, coverage))
@@ -263,11 +256,7 @@ class WaterSupplyCoverageAlgorithm(ImisAnalysis):
         if total.population_missing:
             feedback.pushInfo(f"{total.population_missing} buildings have no population recorded (counted as 0).")
 
-    def _write_buildings(self, parameters, context, feedback, progress, data, municipal, tallies, keep):
-        """Classify every building, count it in its ward and write it: one pass over the rows.
-
-        Returns the outputs and, when `keep`, the attribute rows (for the workbook).
-        """
+    def _building_fields(self):
         fields = QgsFields()
         for name, _, kind in BUILDING_COLUMNS:
             if name == "ward":
@@ -275,15 +264,45 @@ class WaterSupplyCoverageAlgorithm(ImisAnalysis):
                               else QgsField("ward", QVariant.String))
             else:
                 fields.append(QgsField(name, kind))
+        return fields
+
+    @staticmethod
+    def _features(rows, fields, progress):
+        """A feature with its footprint for each building row (attributes follow).
+
+        Runs as soon as the footprints are read: in PostGIS, while the database still measures.
+        """
+        for number, row in enumerate(rows):
+            if number % 5000 == 0:
+                progress.check()
+            shape = row[rules.FOOTPRINT]
+            if isinstance(shape, QgsGeometry):
+                geometry = shape
+                geometry.convertToMultiType()
+            else:  # WKB, already multi-polygon (ST_Multi)
+                geometry = QgsGeometry()
+                geometry.fromWkb(shape.tobytes())
+            feature = QgsFeature(fields)
+            feature.setGeometry(geometry)
+            yield feature
+
+    def _write_buildings(self, parameters, context, feedback, progress, data, municipal, tallies, fields, footprints,
+                         keep):
+        """Classify every building, count it in its ward and write it: one pass over the rows.
+
+        footprints: the features of the rows, in the same order. Returns the outputs and, when
+        `keep`, the attribute rows (for the workbook).
+        """
         sink, destination = self.sink(parameters, self.OUTPUT_BUILDINGS, context, fields, QgsWkbTypes.MultiPolygon,
                                       self._request.buildings.crs)
         sources, labels, limit = data.water_sources, rules.STATUS_LABELS, self._request.distance
-        classify, tally, nearest_of = rules.classify, tallies.tally, data.nearest.get
-        wkb = data.execution == "PostGIS"
+        classify, tally, nearest_of, ward_of = rules.classify, tallies.tally, data.nearest.get, data.wards.get
         listed = [] if keep else None
         batch, total, none = [], len(data.rows), (None, None)
-        for number, (bin_, shape, source, recorded, population, ward, state, recorded_distance) in enumerate(data.rows):
+        for number, ((bin_, _, source, recorded, population, state, recorded_distance), feature) in enumerate(
+                zip(data.rows, footprints)):
             nearest, distance = nearest_of(bin_, none)
+            ward = ward_of(bin_)
             connected, status, flag, recorded_distance = classify(source, recorded, nearest, distance, state,
                                                                   recorded_distance, municipal, limit)
             tally(ward).add(status, population, flag)
@@ -292,14 +311,6 @@ class WaterSupplyCoverageAlgorithm(ImisAnalysis):
                           None if recorded_distance is None else round(recorded_distance, 3), population]
             if listed is not None:
                 listed.append(attributes)
-            if wkb:  # already multi-polygon (ST_Multi)
-                geometry = QgsGeometry()
-                geometry.fromWkb(shape.tobytes())
-            else:
-                geometry = shape
-                geometry.convertToMultiType()
-            feature = QgsFeature(fields)
-            feature.setGeometry(geometry)
             feature.setAttributes(attributes)
             batch.append(feature)
             if len(batch) == 5000:

@@ -1,11 +1,12 @@
-"""Water supply coverage in PostGIS: read-only, cancellable, two queries on one snapshot.
+"""Water supply coverage in PostGIS: read-only, cancellable, three queries on one snapshot.
 
 Query "near" finds each live building's nearest live pipe within the distance
-(nearest_local: pipes cut into pieces, GiST prefilter, metres in local ellipsoidal frames).
-Query "buildings" returns every live building with its ward (wards.ward_of_sql: footprint
-centroid) and the state of its recorded pipe code. The two are independent, so they run at
-the same time on two connections that share one exported snapshot (the same data, as if in one
-transaction): on a city of 150,000 buildings each takes about a second.
+(nearest_local: pipes cut into pieces, GiST prefilter, metres in local ellipsoidal frames);
+query "wards" the ward of each building (wards.ward_of_sql: footprint centroid); query
+"buildings" returns every live building with the state of its recorded pipe code. They are
+independent, so they run at the same time on connections that share one exported snapshot (the
+same data, as if in one transaction); QGIS builds the footprint features meanwhile. On a city of
+150,000 buildings each query takes about a second.
 """
 import threading
 
@@ -78,11 +79,6 @@ def buildings_query(request):
     b_where, p = bld.conditions("b", "building_keys")
     params.update(p)
     bgeom = sql.Identifier(bld.geometry_column)
-    ward_join, ward_column = sql.SQL(""), sql.SQL("NULL::text")
-    if request.wards is not None:
-        ctes.append(sql.SQL("wardof AS MATERIALIZED ({})").format(
-            ward_of_sql(request.wards.postgis, bld.rows("b"), b_where, bgeom, params)))
-        ward_join, ward_column = sql.SQL(" LEFT JOIN wardof wd ON wd.key = b.bin"), sql.SQL("wd.ward")
 
     def column(name):
         if request.buildings.field_index(name) < 0:
@@ -98,21 +94,31 @@ def buildings_query(request):
     query = sql.SQL(
         "WITH {ctes} SELECT * FROM ("
         # ST_Multi: the output layer is multi-polygon, so QGIS need not convert each footprint.
-        "SELECT b.bin::text AS bin, ST_AsBinary(ST_Multi(b.{g})), {source}, {recorded}, {population}, {ward}, "
+        "SELECT b.bin::text AS bin, ST_AsBinary(ST_Multi(b.{g})), {source}, {recorded}, {population}, "
         "CASE WHEN r.code IS NOT NULL THEN CASE WHEN r.live THEN {live_} ELSE {deleted} END "
         "WHEN {recorded} IS NOT NULL THEN {missing} END, "
         "CASE WHEN r.live AND r.geom IS NOT NULL AND NOT ST_IsEmpty(r.geom) THEN {distance} END "
-        "FROM {rows}{ward_join} LEFT JOIN allpipes r ON r.code = {recorded} "
+        "FROM {rows} LEFT JOIN allpipes r ON r.code = {recorded} "
         "WHERE {where} AND b.{g} IS NOT NULL AND NOT ST_IsEmpty(b.{g}) "
-        "UNION ALL SELECT b.bin::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
+        "UNION ALL SELECT b.bin::text, NULL, NULL, NULL, NULL, NULL, NULL "
         "FROM {rows} WHERE {where} AND (b.{g} IS NULL OR ST_IsEmpty(b.{g}))"
         # By BIN in byte order: the order of the output layer and of the workbook.
         ') u ORDER BY u.bin COLLATE "C"'
     ).format(ctes=sql.SQL(", ").join(ctes), g=bgeom, source=column(SOURCE_FIELD), recorded=recorded,
-             population=column(POPULATION_FIELD), ward=ward_column, live_=sql.Literal(PIPE_LIVE),
+             population=column(POPULATION_FIELD), live_=sql.Literal(PIPE_LIVE),
              deleted=sql.Literal(PIPE_DELETED), missing=sql.Literal(PIPE_MISSING), distance=distance,
-             rows=bld.rows("b"), ward_join=ward_join, where=b_where)
+             rows=bld.rows("b"), where=b_where)
     return query, params
+
+
+def wards_query(request):
+    """(SQL, parameters): BIN and ward of every live building whose centroid lies in a ward."""
+    sql = _sql()
+    bld = request.buildings.postgis
+    b_where, params = bld.conditions("b", "building_keys")
+    params = dict(params)
+    return sql.SQL("SELECT w.key::text, w.ward FROM ({}) w").format(
+        ward_of_sql(request.wards.postgis, bld.rows("b"), b_where, sql.Identifier(bld.geometry_column), params)), params
 
 
 def _open(uri):
@@ -148,54 +154,79 @@ def _fetch(conn, query, feedback):
         return cursor.fetchall()
 
 
-def _run_queries(request, uri, feedback):
-    """(lookups, building rows, near rows): both queries at once on two connections sharing one
-    snapshot, or one after the other in one transaction where no snapshot can be exported."""
-    main, second = _open(uri), None
+def _run_queries(request, uri, feedback, on_rows):
+    """(lookups, (building rows, BINs without footprint), near rows, ward rows).
+
+    The "near" and "wards" queries run on their own connections, each sharing the first
+    connection's snapshot (the same data, as in one transaction), at the same time as the
+    "buildings" query; on_rows(building rows) runs as soon as those are in, while the others
+    may still run. Where no snapshot can be exported, all run one after the other in one
+    transaction.
+    """
+    jobs = {"near": near_query(request)}
+    if request.wards is not None:
+        jobs["wards"] = wards_query(request)
+    main, others = _open(uri), []
     try:
         snapshot = _export_snapshot(main)
         with main.cursor() as cursor:
             _prepare(cursor)
             found = lookup_tables.read_postgres(cursor, names=("water_sources",))
+        results, failures, threads = {}, [], []
         if snapshot is None:
-            return found, _fetch(main, buildings_query(request), feedback), _fetch(main, near_query(request), feedback)
-        second = _open(uri)
-        with second.cursor() as cursor:
-            cursor.execute("SET TRANSACTION SNAPSHOT %s", (snapshot,))
-            _prepare(cursor)
-        near, failure = [], []
+            buildings = _buildings(main, request, feedback, on_rows)
+            results = {name: _fetch(main, query, feedback) for name, query in jobs.items()}
+        else:
+            for name, query in jobs.items():
+                conn = _open(uri)
+                others.append(conn)
+                with conn.cursor() as cursor:
+                    cursor.execute("SET TRANSACTION SNAPSHOT %s", (snapshot,))
+                    _prepare(cursor)
 
-        def measure():
+                def work(conn=conn, name=name, query=query):
+                    try:
+                        results[name] = _fetch(conn, query, feedback)
+                    except Exception as error:  # noqa: BLE001 - raised again in the calling thread
+                        failures.append(error)
+
+                threads.append(threading.Thread(target=work, name=f"imis-water-supply-{name}", daemon=True))
+                threads[-1].start()
             try:
-                near.extend(_fetch(second, near_query(request), feedback))
-            except Exception as error:  # noqa: BLE001 - raised again in the calling thread
-                failure.append(error)
-
-        thread = threading.Thread(target=measure, name="imis-water-supply-near", daemon=True)
-        thread.start()
-        try:
-            rows = _fetch(main, buildings_query(request), feedback)
-        except BaseException:
-            second.cancel()  # no use finishing the other query
-            raise
-        finally:
-            thread.join()
-        if failure:
-            raise failure[0]
-        return found, rows, near
+                buildings = _buildings(main, request, feedback, on_rows)
+            except BaseException:
+                for conn in others:
+                    conn.cancel()  # no use finishing the other queries
+                raise
+            finally:
+                for thread in threads:
+                    thread.join()
+            if failures:
+                raise failures[0]
+        return found, buildings, results["near"], results.get("wards", [])
     finally:
-        for conn in (main, second):
-            if conn is not None:
-                conn.rollback()
-                conn.close()
+        for conn in [main] + others:
+            conn.rollback()
+            conn.close()
 
 
-def run(request, uri, feedback, progress):
+def _buildings(conn, request, feedback, on_rows):
+    """Rows of the live buildings with a footprint (and on_rows called on them); BINs without."""
+    rows = _fetch(conn, buildings_query(request), feedback)
+    null = [row[0] for row in rows if row[1] is None]
+    if null:
+        rows = [row for row in rows if row[1] is not None]
+    if on_rows is not None:
+        on_rows(rows)
+    return rows, null
+
+
+def run(request, uri, feedback, progress, on_rows=None):
     """Run `request` in the database at `uri` (a QGIS layer source); returns a CoverageData."""
     from .water_supply import CoverageData
 
     progress.step("select", "Measuring in the IMIS database (PostGIS)…")
-    found, rows, near = _run_queries(request, uri, feedback)
+    found, (rows, null), near, wards = _run_queries(request, uri, feedback, on_rows)
     pipes_used, nearest = 0, {}
     for bin_, code, distance in near:
         if bin_ is None:
@@ -203,10 +234,6 @@ def run(request, uri, feedback, progress):
         else:
             nearest[bin_] = (code, distance)
     progress.step("read", f"{len(rows)} buildings read from the database.")
-    data = CoverageData(rows=rows, nearest=nearest, water_sources=found.water_sources, lookups_source=found.source,
-                        missing_lookups=found.missing, pipes_used=pipes_used, execution="PostGIS",
-                        data_source=describe_database(uri))
-    data.null_footprints = [row[0] for row in rows if row[1] is None]
-    if data.null_footprints:
-        data.rows = [row for row in rows if row[1] is not None]
-    return data
+    return CoverageData(rows=rows, nearest=nearest, wards=dict(wards), water_sources=found.water_sources,
+                        lookups_source=found.source, missing_lookups=found.missing, pipes_used=pipes_used,
+                        execution="PostGIS", data_source=describe_database(uri), null_footprints=sorted(null))

@@ -104,7 +104,7 @@ def run(request, context, feedback, progress):
             recorded_engines[code] = (engine, geometry)
         return recorded_engines[code][0]
 
-    data = CoverageData(rows=[], nearest={}, water_sources=found.water_sources, lookups_source=found.source,
+    data = CoverageData(rows=[], nearest={}, wards={}, water_sources=found.water_sources, lookups_source=found.source,
                         missing_lookups=found.missing, pipes_used=len(analysed), execution="QGIS",
                         data_source=_describe(info))
     names = ["bin", SOURCE_FIELD, RECORDED_FIELD, POPULATION_FIELD]
@@ -146,7 +146,9 @@ def run(request, context, feedback, progress):
         ward = ward_index.ward_of(geometry, info.crs) if ward_index is not None else None
         if nearest is not None:
             data.nearest[bin_] = (nearest, measured)
-        data.rows.append((bin_, QgsGeometry(geometry), value(SOURCE_FIELD), code, value(POPULATION_FIELD), ward, state,
+        if ward is not None:
+            data.wards[bin_] = ward
+        data.rows.append((bin_, QgsGeometry(geometry), value(SOURCE_FIELD), code, value(POPULATION_FIELD), state,
                           recorded_distance))
     progress.step("read", f"{len(data.rows)} buildings measured.")
     data.rows.sort(key=lambda row: str(row[0]))

@@ -162,17 +162,19 @@ def test_cancel_button_stops_the_run(imis_plugin, qgis_iface, sample_db, town):
 
 
 def test_refused_input_is_said_in_the_message_bar(imis_plugin, qgis_iface, sample_db, town):
-    from imis.imis_plugin.map_tools import TOOLS_BY_KEY, build_request
+    """Without a buildings layer in the project, a click and a distance end in a plain message."""
+    from tests.support.gui import click_lonlat, zoom_to
+    from tests.support.map_tools import activate, choose
 
     QgsProject.instance().removeMapLayer(town["buildings"].id())
-    ponds = town["ponds"]
-    feature = next(ponds.getFeatures())
-    try:
-        build_request(TOOLS_BY_KEY["waterbody"], 10.0, pick=(ponds, feature))
-    except Exception as refused:  # noqa: BLE001 - RunRefused, checked by name and message
-        assert type(refused).__name__ == "RunRefused" and "Load the IMIS layers" in str(refused)
-    else:
-        raise AssertionError("a run without buildings layer must be refused")
+    _, lon, lat = isolated_pond(sample_db)
+    canvas = qgis_iface.mapCanvas()
+    zoom_to(canvas, (lon - 0.001, lat - 0.001, lon + 0.001, lat + 0.001))
+    tool = activate(imis_plugin, "waterbody", canvas)
+    click_lonlat(canvas, lon, lat)
+    choose(tool, 10.0)
+    assert not imis_plugin.results.running() and imis_plugin.results.current is None
+    assert "The buildings layer is not in the project" in messages(qgis_iface)[-1]
 
 
 def test_unload_removes_tools_dock_and_listener(imis_plugin, qgis_iface, sample_db, town):

@@ -414,3 +414,16 @@ def test_loaded_outputs_are_styled_for_the_map(sample_db, imis_provider, clean_p
     assert wards.renderer().type() == "graduatedSymbol"
     assert wards.renderer().classAttribute() == "coverage_pct"
     assert "outside every ward" in wards.name()
+
+
+def test_buildings_in_another_crs(sample_gpkg, sample_db, imis_provider):
+    """Buildings in UTM 45N, pipes and wards in EPSG:4326: measured in metres all the same."""
+    import processing
+
+    inputs = gpkg_inputs(sample_gpkg)
+    inputs["BUILDINGS"] = processing.run("native:reprojectlayer", {
+        "INPUT": inputs["BUILDINGS"], "TARGET_CRS": "EPSG:32645", "OUTPUT": "TEMPORARY_OUTPUT"})["OUTPUT"]
+    result, _ = run(ALG, {**inputs, "DISTANCE": D})
+    assert result["EXECUTION"] == "QGIS"
+    assert result["OUTPUT_BUILDINGS"].crs().authid() == "EPSG:32645"
+    compare_buildings(features(result["OUTPUT_BUILDINGS"]), oracle(sample_db.dsn))

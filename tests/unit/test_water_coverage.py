@@ -84,6 +84,10 @@ def test_ward_tally_zero_for_empty_wards_and_outside_row():
     assert (one.buildings, one.population, one.counts[rules.CONNECTED], one.counts[rules.OUT_OF_REACH]) == (2, 8, 1, 1)
     assert one.percentages()[rules.CONNECTED] == 50.0
     assert two.population_missing == 1 and two.population == 0
+    odd = rules.Tally("x")
+    odd.add(rules.CONNECTED, "7", None)
+    odd.add(rules.CONNECTED, "", None)
+    assert (odd.population, odd.population_missing) == (7, 1)
     assert three.buildings == 0 and three.percentages() == {key: 0.0 for key in rules.STATUS_KEYS}
     assert coverage.outside.buildings == 1
     assert coverage.total.buildings == 4 and coverage.total.population == 12
